@@ -1,0 +1,47 @@
+/*
+ * cli.h - what the subcommands of the t5e tool share: the command table,
+ * line reading, option parsing and JSON output helpers.
+ *
+ * Contract: results go to stdout, diagnostics to stderr; a command returns
+ * the process exit status (0 ok, 1 runtime error, 2 usage error).
+ */
+#ifndef T5E_CLI_H
+#define T5E_CLI_H
+
+#include <stdio.h>
+
+#include "t5e.h"
+
+int cmd_generate(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
+int cmd_fill_mask(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+
+/* Prints "t5e <cmd>: <msg>" to stderr; returns 1. */
+int cli_fail(const char *cmd, const t5e_err *err);
+/* Prints a usage error and "see --help"; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+
+/* Strict number parsing: the whole string must be a number in range. */
+int cli_parse_int(const char *s, long lo, long hi, long *out);
+int cli_parse_float(const char *s, double lo, double hi, double *out);
+
+/*
+ * Reads stdin line by line (without the newline; a trailing \r is kept
+ * out too).  Returns a malloc'd array of malloc'd lines; *n gets the count.
+ * NULL on allocation failure.
+ */
+char **cli_read_lines(FILE *in, int *n);
+void cli_free_lines(char **lines, int n);
+
+/* Writes s as a JSON string literal (quotes included). */
+void cli_json_string(FILE *out, const char *s);
+/* Writes a float as JSON (null for NaN / infinities), %.9g precision. */
+void cli_json_float(FILE *out, double v);
+
+/* Parses a line of space-separated token ids; returns count or -1. */
+int cli_parse_ids(const char *line, int32_t **ids);
+
+#endif
