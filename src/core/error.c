@@ -33,14 +33,22 @@ t5e_status err_set(t5e_err *err, t5e_status s, const char *fmt, ...) {
 t5e_status err_prefix(t5e_err *err, t5e_status s, const char *fmt, ...) {
     if (!err)
         return s;
-    char head[T5E_ERR_MSG_MAX], old[T5E_ERR_MSG_MAX];
+    char head[T5E_ERR_MSG_MAX / 2], old[T5E_ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     old[sizeof old - 1] = '\0';
-    snprintf(err->msg, sizeof err->msg, "%s: %s", head, old);
+    /* the message may be cut at T5E_ERR_MSG_MAX; that is accepted */
+    size_t n = strlen(head);
+    size_t m = strlen(old), room = sizeof err->msg - n - 3;
+    if (m > room)
+        m = room;
+    memcpy(err->msg, head, n);
+    memcpy(err->msg + n, ": ", 2);
+    memcpy(err->msg + n + 2, old, m);
+    err->msg[n + 2 + m] = '\0';
     err->status = s;
     return s;
 }

@@ -15,13 +15,14 @@
 void *xcalloc(size_t n, size_t size) {
     if (size && n > SIZE_MAX / size)
         return NULL;
-    return calloc(n ? n : 1, size ? size : 1);
+    return calloc(n > 0 ? n : 1, size > 0 ? size : 1);
 }
 
 void *xmalloc_array(size_t n, size_t size) {
     if (size && n > SIZE_MAX / size)
         return NULL;
-    return malloc(n * size ? n * size : 1);
+    size_t bytes = n * size;
+    return malloc(bytes > 0 ? bytes : 1);
 }
 
 int file_exists(const char *path) {

@@ -1,4 +1,5 @@
 /* tokenizer.c - the public tokenizer handle: finds the files, dispatches. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

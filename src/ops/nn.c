@@ -1,0 +1,161 @@
+/* nn.c - norms, activations, softmax and attention. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+void op_rmsnorm(float *out, const float *x, const float *w, int M, int D,
+                float eps) {
+    for (int i = 0; i < M; i++) {
+        const float *xi = x + (size_t)i * D;
+        float *oi = out + (size_t)i * D;
+        float ss = 0.0f;
+        for (int d = 0; d < D; d++)
+            ss += xi[d] * xi[d];
+        float r = 1.0f / sqrtf(ss / (float)D + eps);
+        for (int d = 0; d < D; d++)
+            oi[d] = w[d] * (xi[d] * r);
+    }
+}
+
+void op_layernorm(float *out, const float *x, const float *w,
+                  const float *b, int M, int D, float eps) {
+    for (int i = 0; i < M; i++) {
+        const float *xi = x + (size_t)i * D;
+        float *oi = out + (size_t)i * D;
+        float mean = 0.0f, var = 0.0f;
+        for (int d = 0; d < D; d++)
+            mean += xi[d];
+        mean /= (float)D;
+        for (int d = 0; d < D; d++)
+            var += (xi[d] - mean) * (xi[d] - mean);
+        float r = 1.0f / sqrtf(var / (float)D + eps);
+        for (int d = 0; d < D; d++)
+            oi[d] = (xi[d] - mean) * r * w[d] + b[d];
+    }
+}
+
+float op_activate1(float x, t5e_activation act) {
+    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+    switch (act) {
+    case T5E_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case T5E_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678f));
+    case T5E_ACT_GELU_NEW:
+        return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    case T5E_ACT_GELU_FAST:
+        return 0.5f * x * (1.0f + tanhf(x * k * (1.0f + 0.044715f * x * x)));
+    case T5E_ACT_QUICK_GELU: return x / (1.0f + expf(-1.702f * x));
+    case T5E_ACT_SILU: return x / (1.0f + expf(-x));
+    case T5E_ACT_TANH: return tanhf(x);
+    case T5E_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case T5E_ACT_LINEAR: return x;
+    }
+    return x;
+}
+
+void op_activate(float *x, size_t n, t5e_activation act) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = op_activate1(x[i], act);
+}
+
+int op_activation_from_name(const char *name, t5e_activation *out) {
+    static const struct {
+        const char *name;
+        t5e_activation act;
+    } names[] = {
+        {"relu", T5E_ACT_RELU},         {"gelu", T5E_ACT_GELU},
+        {"gelu_new", T5E_ACT_GELU_NEW}, {"gelu_pytorch_tanh", T5E_ACT_GELU_NEW},
+        {"gelu_fast", T5E_ACT_GELU_FAST}, {"quick_gelu", T5E_ACT_QUICK_GELU},
+        {"silu", T5E_ACT_SILU},         {"swish", T5E_ACT_SILU},
+        {"tanh", T5E_ACT_TANH},         {"sigmoid", T5E_ACT_SIGMOID},
+        {"linear", T5E_ACT_LINEAR},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].act;
+            return 1;
+        }
+    return 0;
+}
+
+void op_add(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+void op_mul(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        y[i] *= x[i];
+}
+
+void op_softmax(float *x, int n) {
+    float mx = -INFINITY, sum = 0.0f;
+    for (int i = 0; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+float op_log_softmax(float *out, const float *x, int n) {
+    float mx = -INFINITY;
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    for (int i = 0; i < n; i++)
+        sum += expf(x[i] - mx);
+    float lse = mx + (float)log(sum);
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] - lse;
+    return lse;
+}
+
+/* Scores of query row i of head h against every key, then softmax. */
+static void attention_probs(float *p, const float *qi, const float *k,
+                            int h, int i, const attn_shape *a) {
+    const float *bias = a->bias ? a->bias + h * a->bias_h + i * a->bias_q
+                                : NULL;
+    int qpos = a->q_pos0 + i;
+    for (int j = 0; j < a->Tk; j++) {
+        const float *kj = k + (size_t)j * a->kv_stride + h * a->dk;
+        float s = 0.0f;
+        for (int d = 0; d < a->dk; d++)
+            s += qi[d] * kj[d];
+        s *= a->scale;
+        if (bias)
+            s += bias[j];
+        int masked = (a->key_mask && !a->key_mask[j]) ||
+                     (a->causal && j > qpos);
+        if (masked)
+            s += OP_MASKED;
+        p[j] = s;
+    }
+    op_softmax(p, a->Tk);
+}
+
+void op_attention(float *out, const float *q, const float *k,
+                  const float *v, const attn_shape *a) {
+    int total = a->H * a->Tq;
+#pragma omp parallel
+    {
+        float p[a->Tk > 0 ? a->Tk : 1];
+#pragma omp for schedule(static)
+        for (int hi = 0; hi < total; hi++) {
+            int h = hi / a->Tq, i = hi % a->Tq;
+            const float *qi = q + (size_t)i * a->q_stride + h * a->dk;
+            float *oi = out + (size_t)i * a->o_stride + h * a->dk;
+            attention_probs(p, qi, k, h, i, a);
+            memset(oi, 0, (size_t)a->dk * sizeof *oi);
+            for (int j = 0; j < a->Tk; j++) {
+                const float *vj = v + (size_t)j * a->kv_stride + h * a->dk;
+                for (int d = 0; d < a->dk; d++)
+                    oi[d] += p[j] * vj[d];
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+/*
+ * ops.h - the numeric kernels both models are built from.
+ *
+ * All tensors are row-major float32.  Linear weights keep the Hugging Face
+ * layout W[N, K] (out, in), so a layer computes y = x W^T + b.  Kernels do
+ * not allocate; the caller owns every buffer.
+ */
+#ifndef T5E_OPS_H
+#define T5E_OPS_H
+
+#include "t5e.h"
+
+/* y[M, N] = x[M, K] @ w[N, K]^T (+ bias[N] when not NULL). */
+void op_linear(float *y, const float *x, const float *w, const float *bias,
+               int M, int K, int N);
+/* y[M, N] += x[M, K] @ w[N, K]^T: accumulates into y. */
+void op_linear_acc(float *y, const float *x, const float *w, int M, int K,
+                   int N);
+
+/* T5 norm: out = w * x / sqrt(mean(x^2) + eps), rows of D; in place ok. */
+void op_rmsnorm(float *out, const float *x, const float *w, int M, int D,
+                float eps);
+/* out = (x - mean) / sqrt(var + eps) * w + b, rows of D; in place ok. */
+void op_layernorm(float *out, const float *x, const float *w,
+                  const float *b, int M, int D, float eps);
+
+/* x = act(x) over n values. */
+void op_activate(float *x, size_t n, t5e_activation act);
+float op_activate1(float x, t5e_activation act);
+/* Parses a Hugging Face activation name; 0 if unknown. */
+int op_activation_from_name(const char *name, t5e_activation *out);
+
+/* y += x over n values. */
+void op_add(float *y, const float *x, size_t n);
+/* y *= x over n values. */
+void op_mul(float *y, const float *x, size_t n);
+
+/* Softmax of one row of n values, in place, with max subtraction. */
+void op_softmax(float *x, int n);
+/* log-softmax of one row into out (may alias x); returns logsumexp. */
+float op_log_softmax(float *out, const float *x, int n);
+
+/* The additive mask value of a masked key (float32 min, as the reference). */
+#define OP_MASKED (-3.4028234663852886e38f)
+
+/*
+ * Multi-head attention for one batch item.
+ *   q [Tq, q_stride], k and v [Tk, kv_stride]: head h uses columns
+ *   h*dk .. h*dk+dk-1.  out [Tq, o_stride], same column layout.
+ *   score(i, j) = scale * q_i . k_j + bias[h, i, j] + mask
+ * bias (may be NULL) is addressed bias + h*bias_h + i*bias_q + j.
+ * key_mask [Tk] (may be NULL): 0 marks a padded key.
+ * causal: query i (at absolute position q_pos0 + i) sees keys j <= it.
+ * scratch holds at least Tk floats per thread.
+ */
+typedef struct {
+    int Tq, Tk, H, dk;
+    int q_stride, kv_stride, o_stride;
+    float scale;
+    const float *bias;
+    long bias_h, bias_q;
+    const int32_t *key_mask;
+    int causal, q_pos0;
+} attn_shape;
+
+void op_attention(float *out, const float *q, const float *k,
+                  const float *v, const attn_shape *a);
+
+#endif
