@@ -49,6 +49,7 @@ TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all lib cli tests bench fuzz clean
+.SECONDARY:
 all: lib cli
 lib: $(BUILD)/libt5e.a $(BUILD)/libt5e.so
 cli: $(BUILD)/t5e

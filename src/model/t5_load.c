@@ -1,0 +1,253 @@
+/* t5_load.c - reads a T5 folder: config.json, then every weight, checked. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "io/config.h"
+#include "model/t5.h"
+#include "ops/ops.h"
+
+void t5e_load_options_default(t5e_load_options *opt) {
+    opt->n_threads = 0;
+}
+
+void t5e_apply_threads(int n_threads) {
+    if (n_threads <= 0)
+        return;
+#ifdef _OPENMP
+    omp_set_num_threads(n_threads);
+#endif
+    openblas_set_num_threads(n_threads);
+}
+
+/*
+ * feed_forward_proj is "ACT" or "gated-ACT", as the reference parses it;
+ * "gated-gelu" means the tanh GELU for backward compatibility.
+ */
+static t5e_status parse_ff_proj(const char *path, const char *proj,
+                                t5e_t5_config *c, t5e_err *err) {
+    const char *act = proj;
+    c->is_gated_act = 0;
+    if (strncmp(proj, "gated-", 6) == 0) {
+        c->is_gated_act = 1;
+        act = proj + 6;
+    }
+    if (strcmp(proj, "gated-gelu") == 0)
+        act = "gelu_new";
+    if (strchr(act, '-') || !op_activation_from_name(act, &c->dense_act))
+        return err_set(err, T5E_ERR_CONFIG, "%s: feed_forward_proj \"%s\" is "
+                       "not supported (expected ACT or gated-ACT with ACT "
+                       "one of relu, gelu, gelu_new, silu, ...)", path, proj);
+    return T5E_OK;
+}
+
+/* Every key with the reference's T5Config default. */
+static t5e_status read_config(const config_file *cf, t5e_t5_config *c,
+                              t5e_err *err) {
+    const long big = 1L << 24;
+    const char *proj, *type;
+    t5e_status s;
+    if ((s = config_string(cf, "model_type", "t5", &type, err)))
+        return s;
+    if (strcmp(type, "t5") && strcmp(type, "mt5"))
+        return err_set(err, T5E_ERR_CONFIG, "%s: model_type \"%s\" is not "
+                       "a T5 model", cf->path, type);
+    if ((s = config_int(cf, "vocab_size", 32128, 1, big, &c->vocab_size,
+                        err)) ||
+        (s = config_int(cf, "d_model", 512, 1, 65536, &c->d_model, err)) ||
+        (s = config_int(cf, "d_kv", 64, 1, 65536, &c->d_kv, err)) ||
+        (s = config_int(cf, "num_heads", 8, 1, 4096, &c->num_heads, err)) ||
+        (s = config_int(cf, "d_ff", 2048, 1, big, &c->d_ff, err)) ||
+        (s = config_int(cf, "num_layers", 6, 0, 4096, &c->num_layers,
+                        err)) ||
+        (s = config_int(cf, "num_decoder_layers", c->num_layers, 0, 4096,
+                        &c->num_decoder_layers, err)) ||
+        (s = config_int(cf, "relative_attention_num_buckets", 32, 2, 65536,
+                        &c->relative_attention_num_buckets, err)) ||
+        (s = config_int(cf, "relative_attention_max_distance", 128, 1, big,
+                        &c->relative_attention_max_distance, err)) ||
+        (s = config_float(cf, "layer_norm_epsilon", 1e-6,
+                          &c->layer_norm_epsilon, err)) ||
+        (s = config_bool(cf, "tie_word_embeddings", 1,
+                         &c->tie_word_embeddings, err)) ||
+        (s = config_int(cf, "pad_token_id", 0, 0, big, &c->pad_token_id,
+                        err)) ||
+        (s = config_int(cf, "eos_token_id", 1, 0, big, &c->eos_token_id,
+                        err)) ||
+        (s = config_int(cf, "decoder_start_token_id", c->pad_token_id, 0,
+                        big, &c->decoder_start_token_id, err)) ||
+        (s = config_string(cf, "feed_forward_proj", "relu", &proj, err)))
+        return s;
+    if (c->pad_token_id >= c->vocab_size || c->eos_token_id >= c->vocab_size
+        || c->decoder_start_token_id >= c->vocab_size)
+        return err_set(err, T5E_ERR_CONFIG, "%s: a special token id is not "
+                       "below vocab_size %d", cf->path, c->vocab_size);
+    return parse_ff_proj(cf->path, proj, c, err);
+}
+
+static t5e_status load_attn(t5e_t5 *m, t5_attn_weights *a,
+                            const char *prefix, t5e_err *err) {
+    int D = m->cfg.d_model, HD = m->cfg.num_heads * m->cfg.d_kv;
+    t5e_status s;
+    if ((s = weights_get(&m->w, &a->q, 2, HD, D, err, "%s.q.weight",
+                         prefix)) ||
+        (s = weights_get(&m->w, &a->k, 2, HD, D, err, "%s.k.weight",
+                         prefix)) ||
+        (s = weights_get(&m->w, &a->v, 2, HD, D, err, "%s.v.weight",
+                         prefix)) ||
+        (s = weights_get(&m->w, &a->o, 2, D, HD, err, "%s.o.weight",
+                         prefix)))
+        return s;
+    return T5E_OK;
+}
+
+static t5e_status load_ff(t5e_t5 *m, t5_block *b, const char *prefix,
+                          t5e_err *err) {
+    int D = m->cfg.d_model, F = m->cfg.d_ff;
+    t5e_status s;
+    if (m->cfg.is_gated_act) {
+        if ((s = weights_get(&m->w, &b->wi_0, 2, F, D, err,
+                             "%s.DenseReluDense.wi_0.weight", prefix)) ||
+            (s = weights_get(&m->w, &b->wi_1, 2, F, D, err,
+                             "%s.DenseReluDense.wi_1.weight", prefix)))
+            return s;
+    } else if ((s = weights_get(&m->w, &b->wi, 2, F, D, err,
+                                "%s.DenseReluDense.wi.weight", prefix))) {
+        return s;
+    }
+    if ((s = weights_get(&m->w, &b->wo, 2, D, F, err,
+                         "%s.DenseReluDense.wo.weight", prefix)) ||
+        (s = weights_get(&m->w, &b->ln_ff, 1, D, 0, err,
+                         "%s.layer_norm.weight", prefix)))
+        return s;
+    return T5E_OK;
+}
+
+/* Block i of a stack: layer.0 self-attention, [layer.1 cross], then FF. */
+static t5e_status load_block(t5e_t5 *m, t5_block *b, const char *stack,
+                             int i, t5e_err *err) {
+    char p[128];
+    int D = m->cfg.d_model, dec = strcmp(stack, "decoder") == 0;
+    t5e_status s;
+    snprintf(p, sizeof p, "%s.block.%d.layer.0", stack, i);
+    if ((s = weights_get(&m->w, &b->ln_self, 1, D, 0, err,
+                         "%s.layer_norm.weight", p)))
+        return s;
+    snprintf(p, sizeof p, "%s.block.%d.layer.0.SelfAttention", stack, i);
+    if ((s = load_attn(m, &b->self, p, err)))
+        return s;
+    if (dec) {
+        snprintf(p, sizeof p, "%s.block.%d.layer.1", stack, i);
+        if ((s = weights_get(&m->w, &b->ln_cross, 1, D, 0, err,
+                             "%s.layer_norm.weight", p)))
+            return s;
+        snprintf(p, sizeof p, "%s.block.%d.layer.1.EncDecAttention", stack,
+                 i);
+        if ((s = load_attn(m, &b->cross, p, err)))
+            return s;
+    }
+    snprintf(p, sizeof p, "%s.block.%d.layer.%d", stack, i, dec ? 2 : 1);
+    return load_ff(m, b, p, err);
+}
+
+/* The input table may be stored under any of its tied names. */
+static t5e_status load_embeddings(t5e_t5 *m, t5e_err *err) {
+    static const char *const names[] = {"shared.weight",
+                                        "encoder.embed_tokens.weight",
+                                        "decoder.embed_tokens.weight"};
+    int V = m->cfg.vocab_size, D = m->cfg.d_model;
+    const char *name = names[0];
+    for (int i = 0; i < 3; i++)
+        if (weights_find(&m->w, names[i])) {
+            name = names[i];
+            break;
+        }
+    t5e_status s = weights_get(&m->w, &m->embed, 2, V, D, err, "%s", name);
+    if (s)
+        return s;
+    if (m->cfg.tie_word_embeddings) {
+        m->lm_head = m->embed;
+        return T5E_OK;
+    }
+    return weights_get(&m->w, &m->lm_head, 2, V, D, err, "lm_head.weight");
+}
+
+static t5e_status load_stacks(t5e_t5 *m, t5e_err *err) {
+    const t5e_t5_config *c = &m->cfg;
+    int D = c->d_model, NB = c->relative_attention_num_buckets;
+    t5e_status s;
+    m->enc = calloc((size_t)c->num_layers + 1, sizeof *m->enc);
+    m->dec = calloc((size_t)c->num_decoder_layers + 1, sizeof *m->dec);
+    if (!m->enc || !m->dec)
+        return err_set(err, T5E_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < c->num_layers; i++)
+        if ((s = load_block(m, &m->enc[i], "encoder", i, err)))
+            return s;
+    for (int i = 0; i < c->num_decoder_layers; i++)
+        if ((s = load_block(m, &m->dec[i], "decoder", i, err)))
+            return s;
+    const char *rb = "block.0.layer.0.SelfAttention.relative_attention_bias"
+                     ".weight";
+    if ((c->num_layers &&
+         (s = weights_get(&m->w, &m->enc_rel_bias, 2, NB, c->num_heads,
+                          err, "encoder.%s", rb))) ||
+        (c->num_decoder_layers &&
+         (s = weights_get(&m->w, &m->dec_rel_bias, 2, NB, c->num_heads,
+                          err, "decoder.%s", rb))) ||
+        (s = weights_get(&m->w, &m->enc_final_ln, 1, D, 0, err,
+                         "encoder.final_layer_norm.weight")) ||
+        (s = weights_get(&m->w, &m->dec_final_ln, 1, D, 0, err,
+                         "decoder.final_layer_norm.weight")))
+        return s;
+    return T5E_OK;
+}
+
+t5e_status t5e_t5_load(const char *dir, const t5e_load_options *opt,
+                       t5e_t5 **out, t5e_err *err) {
+    char path[4096];
+    config_file cf;
+    *out = NULL;
+    if (!dir_exists(dir))
+        return err_set(err, T5E_ERR_IO, "%s: no such model folder", dir);
+    if (!path_join(path, sizeof path, dir, "config.json"))
+        return err_set(err, T5E_ERR_ARG, "%s: path too long", dir);
+    t5e_t5 *m = calloc(1, sizeof *m);
+    if (!m)
+        return err_set(err, T5E_ERR_NOMEM, "out of memory");
+    m->n_threads = opt ? opt->n_threads : 0;
+    t5e_status s = config_open(path, &cf, err);
+    if (!s) {
+        s = read_config(&cf, &m->cfg, err);
+        config_close(&cf);
+    }
+    if (!s)
+        s = weights_open(dir, &m->w, err);
+    if (!s)
+        s = load_embeddings(m, err);
+    if (!s)
+        s = load_stacks(m, err);
+    if (s) {
+        t5e_t5_free(m);
+        return s;
+    }
+    *out = m;
+    return T5E_OK;
+}
+
+void t5e_t5_free(t5e_t5 *m) {
+    if (!m)
+        return;
+    weights_close(&m->w);
+    free(m->enc);
+    free(m->dec);
+    free(m);
+}
+
+const t5e_t5_config *t5e_t5_get_config(const t5e_t5 *m) {
+    return &m->cfg;
+}
