@@ -78,15 +78,23 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libt5e.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# libFuzzer targets: clang, ASan + UBSan, library sources compiled in.
-FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
-FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+# libFuzzer targets: clang, ASan + UBSan.  The library is instrumented and
+# archived, so each target links only the objects it uses.
+FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+FUZZ_OBJ  := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+FUZZ_SAN  := -fsanitize=address,undefined
 FUZZ_CFLAGS := -std=c11 -Iinclude -Isrc -I$(BLASINC) -D_GNU_SOURCE -g -O1 \
-               -fsanitize=fuzzer,address,undefined
+               -fno-omit-frame-pointer
 fuzz: $(FUZZ_BIN)
-build-fuzz/%: fuzz/%.c $(LIB_SRC)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+build-fuzz/libt5e.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build-fuzz/%: fuzz/%.c build-fuzz/libt5e.a
+	clang $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 clean:
 	rm -rf build build-asan build-debug build-fuzz

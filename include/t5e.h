@@ -204,12 +204,13 @@ t5e_status t5e_t5_forward(t5e_t5 *m, int B, int S, const int32_t *ids,
                           t5e_err *err);
 
 typedef struct {
-    int max_new_tokens;       /* default 20 */
+    int max_new_tokens;       /* default 19: the reference's max_length 20
+                                 counts the decoder start token */
     int min_new_tokens;       /* default 0: </s> is masked before this */
     int num_beams;            /* default 1 */
     int num_return_sequences; /* default 1, at most num_beams */
     float length_penalty;     /* default 1.0 */
-    int early_stopping;       /* default 0 (the reference's False) */
+    int early_stopping;       /* 0 False (default), 1 True, 2 "never" */
     int do_sample;            /* default 0 */
     float temperature;        /* default 1.0 */
     int top_k;                /* default 50 (0: off) */
@@ -218,6 +219,17 @@ typedef struct {
 } t5e_generate_options;
 
 void t5e_generate_options_default(t5e_generate_options *opt);
+
+/*
+ * Applies dir/generation_config.json, when the folder has one, on top of
+ * *opt, as the reference's generate() does: max_length (which counts the
+ * start token), max_new_tokens, min_length, min_new_tokens, num_beams,
+ * num_return_sequences, length_penalty, early_stopping, do_sample,
+ * temperature, top_k, top_p.  A missing file is not an error.
+ */
+t5e_status t5e_generate_options_from_folder(const char *dir,
+                                            t5e_generate_options *opt,
+                                            t5e_err *err);
 
 /* One generated sequence: ids without the decoder start token, ending in
  * </s> when the model produced it. */

@@ -12,7 +12,7 @@
 #include "ops/ops.h"
 
 void t5e_generate_options_default(t5e_generate_options *opt) {
-    opt->max_new_tokens = 20;
+    opt->max_new_tokens = 19;
     opt->min_new_tokens = 0;
     opt->num_beams = 1;
     opt->num_return_sequences = 1;

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# CLI tests of `t5e generate`: prints "ok NAME" or "FAIL NAME" per check.
+# Run from the repository root; T5E_BIN names the binary under test.
+set -u
+BIN=${T5E_BIN:-build/t5e}
+M=tests/data/t5-tiny-v1.1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+check() { # name, then a command that must succeed
+    local name=$1
+    shift
+    if "$@" >/dev/null 2>&1; then echo "ok $name"; else echo "FAIL $name"; fi
+}
+
+# beam search through the CLI gives the reference's ids and scores
+"$BIN" generate -m $M --max-new-tokens 24 --num-beams 4 \
+    --num-return-sequences 2 --json "Hello <extra_id_0> world <extra_id_1>." \
+    > "$tmp/beam.json" 2>"$tmp/err"
+check "beam json ids" grep -q '"ids": \[55, 302, 441, 715, 589, 55, 570, 1025, 1\]' "$tmp/beam.json"
+check "beam json score" grep -q '"score": -2.8575' "$tmp/beam.json"
+check "beam json two outputs" test "$(grep -o '"ids"' "$tmp/beam.json" | wc -l)" -eq 2
+
+# greedy: plain text, one line per input, in input order
+printf 'translate English to German: The house is wonderful.\nsummarize: the software is provided as is, without warranty of any kind, express or implied.\n' \
+    | "$BIN" generate -m $M --max-new-tokens 24 --batch-size 2 > "$tmp/plain" 2>"$tmp/err"
+check "plain two lines" test "$(wc -l < "$tmp/plain")" -eq 2
+"$BIN" generate -m $M --max-new-tokens 24 --json \
+    "translate English to German: The house is wonderful." > "$tmp/one.json"
+check "greedy score is null" grep -q '"score": null' "$tmp/one.json"
+
+# --ids: the same input as ids gives the same output
+printf '3 507 36 162 241 30 23 189 186 17 228 26 306 37 68 3 317 132 13 22 3 59 56 11 26 25 221 6 1\n' \
+    | "$BIN" generate -m $M --max-new-tokens 24 --json --ids > "$tmp/ids.json"
+check "ids equal text" cmp -s "$tmp/one.json" "$tmp/ids.json"
+
+# --help documents every option
+"$BIN" generate --help > "$tmp/help"
+for o in max-new-tokens min-new-tokens num-beams num-return-sequences \
+         length-penalty early-stopping do-sample temperature top-k top-p \
+         seed batch-size threads ids json; do
+    check "help --$o" grep -q -- "--$o" "$tmp/help"
+done
+
+# bad input: clear one-line errors and the right exit codes
+expect_fail() { # name, exit code, message part, command...
+    local name=$1 code=$2 part=$3
+    shift 3
+    "$@" > "$tmp/out" 2> "$tmp/err"
+    local rc=$?
+    if [ $rc -eq "$code" ] && grep -q -- "$part" "$tmp/err" \
+        && [ "$(wc -l < "$tmp/err")" -le 2 ]; then
+        echo "ok $name"
+    else
+        echo "FAIL $name (exit $rc: $(head -c 200 "$tmp/err"))"
+    fi
+}
+expect_fail "missing folder" 1 "/no/such/model" "$BIN" generate -m /no/such/model hi
+expect_fail "no -m" 2 "-m DIR" "$BIN" generate hi
+expect_fail "bad option" 2 "see" "$BIN" generate -m $M --frobnicate hi
+expect_fail "bad number" 2 "num-beams" "$BIN" generate -m $M --num-beams x hi
+expect_fail "bad id" 1 "outside the vocabulary" sh -c "echo '5 99999 1' | $BIN generate -m $M --ids"
+expect_fail "too long" 1 "longer than" sh -c "seq 1 20000 | tr '\n' ' ' | sed 's/\$/\n/' | $BIN generate -m $M --ids"
+expect_fail "returns > beams" 1 "num_return_sequences" "$BIN" generate -m $M --num-return-sequences 3 hi
