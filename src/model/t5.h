@@ -46,6 +46,13 @@ struct t5e_t5 {
     const float *enc_final_ln, *dec_final_ln; /* [D] */
 };
 
+struct tensor_source;
+/* Reads and validates DIR/config.json. */
+t5e_status t5_read_config(const char *dir, t5e_t5_config *cfg,
+                          t5e_err *err);
+/* Points every weight of m (config already set) at the source's tensors. */
+t5e_status t5_bind(t5e_t5 *m, struct tensor_source *src, t5e_err *err);
+
 /* Bucket of relative position rel = key_pos - query_pos. */
 int t5_relative_bucket(int rel, int bidirectional, int num_buckets,
                        int max_distance);

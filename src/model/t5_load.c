@@ -10,6 +10,7 @@
 
 #include "io/config.h"
 #include "model/t5.h"
+#include "model/tensor_source.h"
 #include "ops/ops.h"
 
 void t5e_load_options_default(t5e_load_options *opt) {
@@ -90,147 +91,164 @@ static t5e_status read_config(const config_file *cf, t5e_t5_config *c,
     return parse_ff_proj(cf->path, proj, c, err);
 }
 
-static t5e_status load_attn(t5e_t5 *m, t5_attn_weights *a,
-                            const char *prefix, t5e_err *err) {
+static t5e_status load_attn(t5e_t5 *m, tensor_source *src,
+                            t5_attn_weights *a, const char *prefix,
+                            t5e_err *err) {
     int D = m->cfg.d_model, HD = m->cfg.num_heads * m->cfg.d_kv;
     t5e_status s;
-    if ((s = weights_get(&m->w, &a->q, 2, HD, D, err, "%s.q.weight",
+    if ((s = source_get(src, &a->q, 2, HD, D, err, "%s.q.weight",
                          prefix)) ||
-        (s = weights_get(&m->w, &a->k, 2, HD, D, err, "%s.k.weight",
+        (s = source_get(src, &a->k, 2, HD, D, err, "%s.k.weight",
                          prefix)) ||
-        (s = weights_get(&m->w, &a->v, 2, HD, D, err, "%s.v.weight",
+        (s = source_get(src, &a->v, 2, HD, D, err, "%s.v.weight",
                          prefix)) ||
-        (s = weights_get(&m->w, &a->o, 2, D, HD, err, "%s.o.weight",
+        (s = source_get(src, &a->o, 2, D, HD, err, "%s.o.weight",
                          prefix)))
         return s;
     return T5E_OK;
 }
 
-static t5e_status load_ff(t5e_t5 *m, t5_block *b, const char *prefix,
-                          t5e_err *err) {
+static t5e_status load_ff(t5e_t5 *m, tensor_source *src, t5_block *b,
+                          const char *prefix, t5e_err *err) {
     int D = m->cfg.d_model, F = m->cfg.d_ff;
     t5e_status s;
     if (m->cfg.is_gated_act) {
-        if ((s = weights_get(&m->w, &b->wi_0, 2, F, D, err,
+        if ((s = source_get(src, &b->wi_0, 2, F, D, err,
                              "%s.DenseReluDense.wi_0.weight", prefix)) ||
-            (s = weights_get(&m->w, &b->wi_1, 2, F, D, err,
+            (s = source_get(src, &b->wi_1, 2, F, D, err,
                              "%s.DenseReluDense.wi_1.weight", prefix)))
             return s;
-    } else if ((s = weights_get(&m->w, &b->wi, 2, F, D, err,
+    } else if ((s = source_get(src, &b->wi, 2, F, D, err,
                                 "%s.DenseReluDense.wi.weight", prefix))) {
         return s;
     }
-    if ((s = weights_get(&m->w, &b->wo, 2, D, F, err,
+    if ((s = source_get(src, &b->wo, 2, D, F, err,
                          "%s.DenseReluDense.wo.weight", prefix)) ||
-        (s = weights_get(&m->w, &b->ln_ff, 1, D, 0, err,
+        (s = source_get(src, &b->ln_ff, 1, D, 0, err,
                          "%s.layer_norm.weight", prefix)))
         return s;
     return T5E_OK;
 }
 
 /* Block i of a stack: layer.0 self-attention, [layer.1 cross], then FF. */
-static t5e_status load_block(t5e_t5 *m, t5_block *b, const char *stack,
-                             int i, t5e_err *err) {
+static t5e_status load_block(t5e_t5 *m, tensor_source *src, t5_block *b,
+                             const char *stack, int i, t5e_err *err) {
     char p[128];
     int D = m->cfg.d_model, dec = strcmp(stack, "decoder") == 0;
     t5e_status s;
     snprintf(p, sizeof p, "%s.block.%d.layer.0", stack, i);
-    if ((s = weights_get(&m->w, &b->ln_self, 1, D, 0, err,
+    if ((s = source_get(src, &b->ln_self, 1, D, 0, err,
                          "%s.layer_norm.weight", p)))
         return s;
     snprintf(p, sizeof p, "%s.block.%d.layer.0.SelfAttention", stack, i);
-    if ((s = load_attn(m, &b->self, p, err)))
+    if ((s = load_attn(m, src, &b->self, p, err)))
         return s;
     if (dec) {
         snprintf(p, sizeof p, "%s.block.%d.layer.1", stack, i);
-        if ((s = weights_get(&m->w, &b->ln_cross, 1, D, 0, err,
+        if ((s = source_get(src, &b->ln_cross, 1, D, 0, err,
                              "%s.layer_norm.weight", p)))
             return s;
         snprintf(p, sizeof p, "%s.block.%d.layer.1.EncDecAttention", stack,
                  i);
-        if ((s = load_attn(m, &b->cross, p, err)))
+        if ((s = load_attn(m, src, &b->cross, p, err)))
             return s;
     }
     snprintf(p, sizeof p, "%s.block.%d.layer.%d", stack, i, dec ? 2 : 1);
-    return load_ff(m, b, p, err);
+    return load_ff(m, src, b, p, err);
 }
 
 /* The input table may be stored under any of its tied names. */
-static t5e_status load_embeddings(t5e_t5 *m, t5e_err *err) {
+static t5e_status load_embeddings(t5e_t5 *m, tensor_source *src,
+                                  t5e_err *err) {
     static const char *const names[] = {"shared.weight",
                                         "encoder.embed_tokens.weight",
                                         "decoder.embed_tokens.weight"};
     int V = m->cfg.vocab_size, D = m->cfg.d_model;
     const char *name = names[0];
     for (int i = 0; i < 3; i++)
-        if (weights_find(&m->w, names[i])) {
+        if (src->has(src, names[i])) {
             name = names[i];
             break;
         }
-    t5e_status s = weights_get(&m->w, &m->embed, 2, V, D, err, "%s", name);
+    t5e_status s = source_get(src, &m->embed, 2, V, D, err, "%s", name);
     if (s)
         return s;
     if (m->cfg.tie_word_embeddings) {
         m->lm_head = m->embed;
         return T5E_OK;
     }
-    return weights_get(&m->w, &m->lm_head, 2, V, D, err, "lm_head.weight");
+    return source_get(src, &m->lm_head, 2, V, D, err, "lm_head.weight");
 }
 
-static t5e_status load_stacks(t5e_t5 *m, t5e_err *err) {
+static t5e_status load_stacks(t5e_t5 *m, tensor_source *src,
+                              t5e_err *err) {
     const t5e_t5_config *c = &m->cfg;
     int D = c->d_model, NB = c->relative_attention_num_buckets;
     t5e_status s;
-    m->enc = calloc((size_t)c->num_layers + 1, sizeof *m->enc);
-    m->dec = calloc((size_t)c->num_decoder_layers + 1, sizeof *m->dec);
+    if (!m->enc)
+        m->enc = calloc((size_t)c->num_layers + 1, sizeof *m->enc);
+    if (!m->dec)
+        m->dec = calloc((size_t)c->num_decoder_layers + 1, sizeof *m->dec);
     if (!m->enc || !m->dec)
         return err_set(err, T5E_ERR_NOMEM, "out of memory");
     for (int i = 0; i < c->num_layers; i++)
-        if ((s = load_block(m, &m->enc[i], "encoder", i, err)))
+        if ((s = load_block(m, src, &m->enc[i], "encoder", i, err)))
             return s;
     for (int i = 0; i < c->num_decoder_layers; i++)
-        if ((s = load_block(m, &m->dec[i], "decoder", i, err)))
+        if ((s = load_block(m, src, &m->dec[i], "decoder", i, err)))
             return s;
     const char *rb = "block.0.layer.0.SelfAttention.relative_attention_bias"
                      ".weight";
     if ((c->num_layers &&
-         (s = weights_get(&m->w, &m->enc_rel_bias, 2, NB, c->num_heads,
+         (s = source_get(src, &m->enc_rel_bias, 2, NB, c->num_heads,
                           err, "encoder.%s", rb))) ||
         (c->num_decoder_layers &&
-         (s = weights_get(&m->w, &m->dec_rel_bias, 2, NB, c->num_heads,
+         (s = source_get(src, &m->dec_rel_bias, 2, NB, c->num_heads,
                           err, "decoder.%s", rb))) ||
-        (s = weights_get(&m->w, &m->enc_final_ln, 1, D, 0, err,
+        (s = source_get(src, &m->enc_final_ln, 1, D, 0, err,
                          "encoder.final_layer_norm.weight")) ||
-        (s = weights_get(&m->w, &m->dec_final_ln, 1, D, 0, err,
+        (s = source_get(src, &m->dec_final_ln, 1, D, 0, err,
                          "decoder.final_layer_norm.weight")))
         return s;
     return T5E_OK;
 }
 
-t5e_status t5e_t5_load(const char *dir, const t5e_load_options *opt,
-                       t5e_t5 **out, t5e_err *err) {
+t5e_status t5_bind(t5e_t5 *m, tensor_source *src, t5e_err *err) {
+    t5e_status s = load_embeddings(m, src, err);
+    return s ? s : load_stacks(m, src, err);
+}
+
+t5e_status t5_read_config(const char *dir, t5e_t5_config *cfg,
+                          t5e_err *err) {
     char path[4096];
     config_file cf;
-    *out = NULL;
     if (!dir_exists(dir))
         return err_set(err, T5E_ERR_IO, "%s: no such model folder", dir);
     if (!path_join(path, sizeof path, dir, "config.json"))
         return err_set(err, T5E_ERR_ARG, "%s: path too long", dir);
+    t5e_status s = config_open(path, &cf, err);
+    if (s)
+        return s;
+    memset(cfg, 0, sizeof *cfg);
+    s = read_config(&cf, cfg, err);
+    config_close(&cf);
+    return s;
+}
+
+t5e_status t5e_t5_load(const char *dir, const t5e_load_options *opt,
+                       t5e_t5 **out, t5e_err *err) {
+    *out = NULL;
     t5e_t5 *m = calloc(1, sizeof *m);
     if (!m)
         return err_set(err, T5E_ERR_NOMEM, "out of memory");
     m->n_threads = opt ? opt->n_threads : 0;
-    t5e_status s = config_open(path, &cf, err);
-    if (!s) {
-        s = read_config(&cf, &m->cfg, err);
-        config_close(&cf);
-    }
+    t5e_status s = t5_read_config(dir, &m->cfg, err);
     if (!s)
         s = weights_open(dir, &m->w, err);
-    if (!s)
-        s = load_embeddings(m, err);
-    if (!s)
-        s = load_stacks(m, err);
+    if (!s) {
+        tensor_source src = weights_source(&m->w);
+        s = t5_bind(m, &src, err);
+    }
     if (s) {
         t5e_t5_free(m);
         return s;
