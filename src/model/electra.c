@@ -1,0 +1,783 @@
+/*
+ * electra.c - ELECTRA inference: embeddings, post-LN BERT layers and the
+ * discriminator, generator and classification heads, matching
+ * transformers 4.36.2 (ElectraModel and its heads) in float32.
+ *
+ * Shapes use the names of electra.h (B, S, E, H, NH, HD, F, V, L, NL).
+ * The whole forward runs over one workspace carved per call from B * S,
+ * so nothing is allocated inside the layer loop.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "io/config.h"
+#include "model/electra.h"
+#include "ops/ops.h"
+
+/* ------------------------------------------------------------------ */
+/* Config                                                              */
+/* ------------------------------------------------------------------ */
+
+static const struct {
+    const char *arch;
+    t5e_electra_head head;
+} arch_heads[] = {
+    {"ElectraForPreTraining", T5E_ELECTRA_DISCRIMINATOR},
+    {"ElectraForMaskedLM", T5E_ELECTRA_GENERATOR},
+    {"ElectraForSequenceClassification", T5E_ELECTRA_CLASSIFIER},
+    {"ElectraModel", T5E_ELECTRA_BASE},
+    /* Heads t5e does not run; their encoder still serves `embed`. */
+    {"ElectraForTokenClassification", T5E_ELECTRA_BASE},
+    {"ElectraForQuestionAnswering", T5E_ELECTRA_BASE},
+    {"ElectraForMultipleChoice", T5E_ELECTRA_BASE},
+    {"ElectraForCausalLM", T5E_ELECTRA_BASE},
+};
+
+static const char *head_desc(t5e_electra_head h) {
+    switch (h) {
+    case T5E_ELECTRA_DISCRIMINATOR:
+        return "a discriminator (ElectraForPreTraining)";
+    case T5E_ELECTRA_GENERATOR: return "a generator (ElectraForMaskedLM)";
+    case T5E_ELECTRA_CLASSIFIER:
+        return "a classifier (ElectraForSequenceClassification)";
+    case T5E_ELECTRA_BASE: break;
+    }
+    return "an encoder without a head (ElectraModel)";
+}
+
+/*
+ * The head from "architectures"; -1 when the key is absent, so the
+ * caller infers it from the tensors.
+ */
+static t5e_status read_head(const config_file *cf, int *head, t5e_err *err) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(cf->root,
+                                                      "architectures");
+    *head = -1;
+    if (!a || cJSON_IsNull(a) || (cJSON_IsArray(a) && !a->child))
+        return T5E_OK;
+    const cJSON *first = cJSON_IsArray(a) ? a->child : NULL;
+    if (!cJSON_IsString(first))
+        return err_set(err, T5E_ERR_CONFIG, "%s: architectures must be a "
+                       "list of strings", cf->path);
+    int n = (int)(sizeof arch_heads / sizeof arch_heads[0]);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(first->valuestring, arch_heads[i].arch)) {
+            *head = (int)arch_heads[i].head;
+            return T5E_OK;
+        }
+    return err_set(err, T5E_ERR_UNSUPPORTED, "%s: architecture '%s' is not "
+                   "an ELECTRA model t5e runs", cf->path, first->valuestring);
+}
+
+/* Label names from id2label ({"0": "NEG", ...}); else num_labels. */
+static t5e_status read_labels(const config_file *cf, t5e_electra *m,
+                              t5e_err *err) {
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(cf->root, "id2label");
+    int L = 0;
+    if (cJSON_IsObject(map))
+        L = cJSON_GetArraySize(map);
+    t5e_status s = T5E_OK;
+    if (L == 0)
+        s = config_int(cf, "num_labels", 2, 1, 1 << 20, &L, err);
+    if (s)
+        return s;
+    m->cfg.num_labels = L;
+    m->labels = xcalloc((size_t)L, sizeof *m->labels);
+    if (!m->labels)
+        return err_set(err, T5E_ERR_NOMEM, "%s: out of memory", cf->path);
+    for (int i = 0; i < L; i++) {
+        char key[32], def[32];
+        snprintf(key, sizeof key, "%d", i);
+        snprintf(def, sizeof def, "LABEL_%d", i);
+        const cJSON *v = cJSON_IsObject(map)
+                             ? cJSON_GetObjectItemCaseSensitive(map, key)
+                             : NULL;
+        if (cJSON_IsObject(map) && !cJSON_IsString(v))
+            return err_set(err, T5E_ERR_CONFIG, "%s: id2label has no string "
+                           "for id %d (ids must be 0 .. %d)", cf->path, i,
+                           L - 1);
+        m->labels[i] = strdup(v ? v->valuestring : def);
+        if (!m->labels[i])
+            return err_set(err, T5E_ERR_NOMEM, "%s: out of memory",
+                           cf->path);
+    }
+    return T5E_OK;
+}
+
+/* Strings that select behaviour: only values t5e implements pass. */
+static t5e_status read_strings(const config_file *cf, t5e_electra *m,
+                               t5e_err *err) {
+    const char *v;
+    t5e_status s = config_string(cf, "model_type", "electra", &v, err);
+    if (!s && strcmp(v, "electra"))
+        return err_set(err, T5E_ERR_UNSUPPORTED, "%s: model_type '%s' is "
+                       "not electra", cf->path, v);
+    if (!s)
+        s = config_string(cf, "hidden_act", "gelu", &v, err);
+    if (!s && !op_activation_from_name(v, &m->cfg.hidden_act))
+        return err_set(err, T5E_ERR_UNSUPPORTED, "%s: hidden_act '%s' is "
+                       "not supported", cf->path, v);
+    if (!s)
+        s = config_string(cf, "position_embedding_type", "absolute", &v,
+                          err);
+    if (!s && strcmp(v, "absolute"))
+        return err_set(err, T5E_ERR_UNSUPPORTED, "%s: position_embedding_"
+                       "type '%s' is not supported (only 'absolute')",
+                       cf->path, v);
+    if (!s)
+        s = config_string(cf, "problem_type", "", &v, err);
+    if (!s)
+        m->problem_regression = !strcmp(v, "regression");
+    int dec = 0;
+    if (!s)
+        s = config_bool(cf, "is_decoder", 0, &dec, err);
+    if (!s && dec)
+        return err_set(err, T5E_ERR_UNSUPPORTED, "%s: is_decoder true "
+                       "(causal ELECTRA) is not supported", cf->path);
+    return s;
+}
+
+static t5e_status read_sizes(const config_file *cf, t5e_electra_config *c,
+                             t5e_err *err) {
+    const long big = 1 << 24;
+    t5e_status s = T5E_OK;
+    if (!s) s = config_int(cf, "vocab_size", 30522, 1, 1L << 28,
+                           &c->vocab_size, err);
+    if (!s) s = config_int(cf, "embedding_size", 128, 1, big,
+                           &c->embedding_size, err);
+    if (!s) s = config_int(cf, "hidden_size", 256, 1, big,
+                           &c->hidden_size, err);
+    if (!s) s = config_int(cf, "num_hidden_layers", 12, 1, 1024,
+                           &c->num_hidden_layers, err);
+    if (!s) s = config_int(cf, "num_attention_heads", 4, 1, big,
+                           &c->num_attention_heads, err);
+    if (!s) s = config_int(cf, "intermediate_size", 1024, 1, big,
+                           &c->intermediate_size, err);
+    if (!s) s = config_int(cf, "max_position_embeddings", 512, 1, big,
+                           &c->max_position_embeddings, err);
+    if (!s) s = config_int(cf, "type_vocab_size", 2, 1, big,
+                           &c->type_vocab_size, err);
+    if (!s) s = config_int(cf, "pad_token_id", 0, 0, c->vocab_size - 1,
+                           &c->pad_token_id, err);
+    if (!s) s = config_float(cf, "layer_norm_eps", 1e-12,
+                             &c->layer_norm_eps, err);
+    if (!s && c->hidden_size % c->num_attention_heads)
+        s = err_set(err, T5E_ERR_CONFIG, "%s: hidden_size %d is not a "
+                    "multiple of num_attention_heads %d", cf->path,
+                    c->hidden_size, c->num_attention_heads);
+    return s;
+}
+
+static t5e_status read_config(const char *dir, t5e_electra *m, int *head,
+                              t5e_err *err) {
+    char path[4096];
+    config_file cf;
+    if (!path_join(path, sizeof path, dir, "config.json"))
+        return err_set(err, T5E_ERR_ARG, "%s: path too long", dir);
+    if (!dir_exists(dir))
+        return err_set(err, T5E_ERR_IO, "%s: no such model folder", dir);
+    t5e_status s = config_open(path, &cf, err);
+    if (s)
+        return s;
+    s = read_sizes(&cf, &m->cfg, err);
+    if (!s)
+        s = read_strings(&cf, m, err);
+    if (!s)
+        s = read_head(&cf, head, err);
+    if (!s)
+        s = read_labels(&cf, m, err);
+    config_close(&cf);
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Weights                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Checkpoints of a head prefix the encoder with "electra."; a bare
+ * ElectraModel does not. */
+static const char *encoder_prefix(const weights *w) {
+    if (weights_find(w, "electra.embeddings.word_embeddings.weight"))
+        return "electra.";
+    if (weights_find(w, "embeddings.word_embeddings.weight"))
+        return "";
+    return "electra.";
+}
+
+static t5e_electra_head infer_head(const weights *w) {
+    if (weights_find(w, "discriminator_predictions.dense_prediction.weight"))
+        return T5E_ELECTRA_DISCRIMINATOR;
+    if (weights_find(w, "generator_predictions.dense.weight"))
+        return T5E_ELECTRA_GENERATOR;
+    if (weights_find(w, "classifier.out_proj.weight"))
+        return T5E_ELECTRA_CLASSIFIER;
+    return T5E_ELECTRA_BASE;
+}
+
+/* A weight [d0, d1] (d1 = 0: a vector [d0]) named printf-style. */
+#define GET(dst, d0, d1, ...)                                             \
+    do {                                                                 \
+        if (!s)                                                          \
+            s = weights_get(w, &(dst), (d1) ? 2 : 1, (d0), (d1), err,     \
+                            __VA_ARGS__);                                \
+    } while (0)
+
+static t5e_status bind_embeddings(t5e_electra *m, const char *pre,
+                                  t5e_err *err) {
+    const t5e_electra_config *c = &m->cfg;
+    electra_params *p = &m->p;
+    weights *w = &m->store;
+    long E = c->embedding_size, H = c->hidden_size;
+    t5e_status s = T5E_OK;
+    GET(p->word, c->vocab_size, E,
+        "%sembeddings.word_embeddings.weight", pre);
+    GET(p->pos, c->max_position_embeddings, E,
+        "%sembeddings.position_embeddings.weight", pre);
+    GET(p->type, c->type_vocab_size, E,
+        "%sembeddings.token_type_embeddings.weight", pre);
+    GET(p->eln_w, E, 0, "%sembeddings.LayerNorm.weight", pre);
+    GET(p->eln_b, E, 0, "%sembeddings.LayerNorm.bias", pre);
+    /* The reference builds embeddings_project only when E != H. */
+    if (E != H) {
+        GET(p->proj_w, H, E, "%sembeddings_project.weight", pre);
+        GET(p->proj_b, H, 0, "%sembeddings_project.bias", pre);
+    }
+    return s;
+}
+
+static t5e_status bind_layer(t5e_electra *m, const char *pre, int i,
+                             electra_layer *l, t5e_err *err) {
+    weights *w = &m->store;
+    long H = m->cfg.hidden_size, F = m->cfg.intermediate_size;
+    const char *at = "encoder.layer.%d.attention";
+    char f[160];
+    t5e_status s = T5E_OK;
+#define LW(dst, d0, d1, sub)                                              \
+    do {                                                                 \
+        snprintf(f, sizeof f, "%%s%s%s", at, sub);                       \
+        GET(dst, d0, d1, f, pre, i);                                     \
+    } while (0)
+    LW(l->q_w, H, H, ".self.query.weight");
+    LW(l->q_b, H, 0, ".self.query.bias");
+    LW(l->k_w, H, H, ".self.key.weight");
+    LW(l->k_b, H, 0, ".self.key.bias");
+    LW(l->v_w, H, H, ".self.value.weight");
+    LW(l->v_b, H, 0, ".self.value.bias");
+    LW(l->ao_w, H, H, ".output.dense.weight");
+    LW(l->ao_b, H, 0, ".output.dense.bias");
+    LW(l->aln_w, H, 0, ".output.LayerNorm.weight");
+    LW(l->aln_b, H, 0, ".output.LayerNorm.bias");
+    at = "encoder.layer.%d";
+    LW(l->ff1_w, F, H, ".intermediate.dense.weight");
+    LW(l->ff1_b, F, 0, ".intermediate.dense.bias");
+    LW(l->ff2_w, H, F, ".output.dense.weight");
+    LW(l->ff2_b, H, 0, ".output.dense.bias");
+    LW(l->fln_w, H, 0, ".output.LayerNorm.weight");
+    LW(l->fln_b, H, 0, ".output.LayerNorm.bias");
+#undef LW
+    return s;
+}
+
+static t5e_status bind_head(t5e_electra *m, t5e_err *err) {
+    const t5e_electra_config *c = &m->cfg;
+    electra_params *p = &m->p;
+    weights *w = &m->store;
+    long E = c->embedding_size, H = c->hidden_size;
+    t5e_status s = T5E_OK;
+    switch (c->head) {
+    case T5E_ELECTRA_DISCRIMINATOR:
+        GET(p->hd_w, H, H, "discriminator_predictions.dense.weight");
+        GET(p->hd_b, H, 0, "discriminator_predictions.dense.bias");
+        GET(p->hout_w, 1, H,
+            "discriminator_predictions.dense_prediction.weight");
+        GET(p->hout_b, 1, 0,
+            "discriminator_predictions.dense_prediction.bias");
+        break;
+    case T5E_ELECTRA_GENERATOR:
+        GET(p->hd_w, E, H, "generator_predictions.dense.weight");
+        GET(p->hd_b, E, 0, "generator_predictions.dense.bias");
+        GET(p->hln_w, E, 0, "generator_predictions.LayerNorm.weight");
+        GET(p->hln_b, E, 0, "generator_predictions.LayerNorm.bias");
+        /* generator_lm_head.weight is tied to the word embeddings and is
+         * not stored; only its bias is. */
+        p->hout_w = p->word;
+        GET(p->hout_b, c->vocab_size, 0, "generator_lm_head.bias");
+        break;
+    case T5E_ELECTRA_CLASSIFIER:
+        GET(p->hd_w, H, H, "classifier.dense.weight");
+        GET(p->hd_b, H, 0, "classifier.dense.bias");
+        GET(p->hout_w, c->num_labels, H, "classifier.out_proj.weight");
+        GET(p->hout_b, c->num_labels, 0, "classifier.out_proj.bias");
+        break;
+    case T5E_ELECTRA_BASE: break;
+    }
+    return s;
+}
+#undef GET
+
+static t5e_status bind_weights(t5e_electra *m, t5e_err *err) {
+    const char *pre = encoder_prefix(&m->store);
+    int NL = m->cfg.num_hidden_layers;
+    m->p.layers = xcalloc((size_t)NL, sizeof *m->p.layers);
+    if (!m->p.layers)
+        return err_set(err, T5E_ERR_NOMEM, "out of memory");
+    t5e_status s = bind_embeddings(m, pre, err);
+    for (int i = 0; i < NL && !s; i++)
+        s = bind_layer(m, pre, i, &m->p.layers[i], err);
+    if (!s)
+        s = bind_head(m, err);
+    return s;
+}
+
+t5e_status t5e_electra_load(const char *dir, const t5e_load_options *opt,
+                            t5e_electra **out, t5e_err *err) {
+    *out = NULL;
+    t5e_electra *m = xcalloc(1, sizeof *m);
+    if (!m)
+        return err_set(err, T5E_ERR_NOMEM, "out of memory");
+    m->n_threads = opt ? opt->n_threads : 0;
+    int head;
+    t5e_status s = read_config(dir, m, &head, err);
+    if (!s)
+        s = weights_open(dir, &m->store, err);
+    if (!s) {
+        m->cfg.head = head >= 0 ? (t5e_electra_head)head
+                                : infer_head(&m->store);
+        s = bind_weights(m, err);
+    }
+    if (s) {
+        t5e_electra_free(m);
+        return s;
+    }
+    *out = m;
+    return T5E_OK;
+}
+
+void t5e_electra_free(t5e_electra *m) {
+    if (!m)
+        return;
+    weights_close(&m->store);
+    for (int i = 0; m->labels && i < m->cfg.num_labels; i++)
+        free(m->labels[i]);
+    free(m->labels);
+    free(m->p.layers);
+    free(m->ws);
+    free(m);
+}
+
+const t5e_electra_config *t5e_electra_get_config(const t5e_electra *m) {
+    return &m->cfg;
+}
+
+const char *t5e_electra_label_name(const t5e_electra *m, int i) {
+    if (i < 0 || i >= m->cfg.num_labels || !m->labels || !m->labels[i])
+        return "?";
+    return m->labels[i];
+}
+
+/* ------------------------------------------------------------------ */
+/* Row-parallel helpers (the ops kernels are serial)                   */
+/* ------------------------------------------------------------------ */
+
+/* Rows per OpenMP task: enough work to pay for the scheduling. */
+#define ROW_CHUNK 32
+
+static void par_layernorm(float *out, const float *x, const float *w,
+                          const float *b, int M, int D, float eps) {
+#pragma omp parallel for schedule(static) if (M >= 2 * ROW_CHUNK)
+    for (int r = 0; r < M; r += ROW_CHUNK) {
+        int n = M - r < ROW_CHUNK ? M - r : ROW_CHUNK;
+        size_t o = (size_t)r * D;
+        op_layernorm(out + o, x + o, w, b, n, D, eps);
+    }
+}
+
+static void par_activate(float *x, size_t n, t5e_activation act) {
+    const long chunk = 8192;
+    long nchunks = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (nchunks > 1)
+    for (long c = 0; c < nchunks; c++) {
+        size_t o = (size_t)c * chunk;
+        op_activate(x + o, n - o < (size_t)chunk ? n - o : (size_t)chunk,
+                    act);
+    }
+}
+
+/* out = LayerNorm(y + res) over rows of D: the post-LN residual. */
+static void residual_layernorm(float *out, float *y, const float *res,
+                               const float *w, const float *b, int M, int D,
+                               float eps) {
+    op_add(y, res, (size_t)M * D);
+    par_layernorm(out, y, w, b, M, D, eps);
+}
+
+/* ------------------------------------------------------------------ */
+/* Forward steps                                                       */
+/* ------------------------------------------------------------------ */
+
+void electra_embed(const t5e_electra *m, int B, int S, const int32_t *ids,
+                   const int32_t *types, float *emb, float *x) {
+    const t5e_electra_config *c = &m->cfg;
+    const electra_params *p = &m->p;
+    int E = c->embedding_size, BS = B * S;
+    /* Same order as the reference: (word + type) + position. */
+    for (int t = 0; t < BS; t++) {
+        const float *we = p->word + (size_t)ids[t] * E;
+        const float *te = p->type + (size_t)(types ? types[t] : 0) * E;
+        const float *pe = p->pos + (size_t)(t % S) * E;
+        float *o = emb + (size_t)t * E;
+        for (int d = 0; d < E; d++)
+            o[d] = (we[d] + te[d]) + pe[d];
+    }
+    par_layernorm(emb, emb, p->eln_w, p->eln_b, BS, E, c->layer_norm_eps);
+    if (p->proj_w)
+        op_linear(x, emb, p->proj_w, p->proj_b, BS, E, c->hidden_size);
+    else if (x != emb)
+        memcpy(x, emb, (size_t)BS * E * sizeof *x);
+}
+
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+size_t electra_attn_scratch(int S) {
+    return (size_t)max_threads() * S * S;
+}
+
+/*
+ * Attention of one (batch item, head) through BLAS: scores [S, S] =
+ * scale * Q K^T + mask, softmax per row, ctx = P V.  Q, K, V, ctx are
+ * column blocks of [S, H] rows (leading dimension H).
+ */
+static void attention_head(float *ctx, const float *q, const float *k,
+                           const float *v, const int32_t *mask, int S,
+                           int H, int HD, float scale, float *sc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, HD, scale,
+                q, H, k, H, 0.0f, sc, S);
+    for (int i = 0; i < S; i++) {
+        float *row = sc + (size_t)i * S;
+        /* The reference adds (1 - mask) * float32_min, not -inf. */
+        for (int j = 0; mask && j < S; j++)
+            if (!mask[j])
+                row[j] += OP_MASKED;
+        op_softmax(row, S);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, HD, S, 1.0f,
+                sc, S, v, H, 0.0f, ctx, H);
+}
+
+/* q, k, v [B, S, H] -> ctx [B, S, H]; scratch: electra_attn_scratch(S). */
+void electra_attention(const t5e_electra *m, int B, int S,
+                       const int32_t *mask, const float *q, const float *k,
+                       const float *v, float *ctx, float *scratch) {
+    int H = m->cfg.hidden_size, NH = m->cfg.num_attention_heads;
+    int HD = H / NH;
+    float scale = 1.0f / sqrtf((float)HD);
+    /* BLAS runs single-threaded inside the parallel region (OpenBLAS
+     * checks omp_in_parallel), so heads are the unit of parallelism. */
+#pragma omp parallel for schedule(dynamic, 1) if (B * NH > 1)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        size_t o = (size_t)b * S * H + (size_t)h * HD;
+        float *sc = scratch + (size_t)thread_id() * S * S;
+        attention_head(ctx + o, q + o, k + o, v + o,
+                       mask ? mask + (size_t)b * S : NULL, S, H, HD, scale,
+                       sc);
+    }
+}
+
+void electra_attention_ref(const t5e_electra *m, int B, int S,
+                           const int32_t *mask, const float *q,
+                           const float *k, const float *v, float *ctx) {
+    int H = m->cfg.hidden_size, NH = m->cfg.num_attention_heads;
+    attn_shape a = {0};
+    a.Tq = a.Tk = S;
+    a.H = NH;
+    a.dk = H / NH;
+    a.q_stride = a.kv_stride = a.o_stride = H;
+    a.scale = 1.0f / sqrtf((float)a.dk);
+    for (int b = 0; b < B; b++) {
+        size_t o = (size_t)b * S * H;
+        a.key_mask = mask ? mask + (size_t)b * S : NULL;
+        op_attention(ctx + o, q + o, k + o, v + o, &a);
+    }
+}
+
+void electra_layer_forward(const t5e_electra *m, const electra_layer *l,
+                           int B, int S, const int32_t *mask, float *x,
+                           const electra_layer_acts *a, float *scratch) {
+    const t5e_electra_config *c = &m->cfg;
+    int H = c->hidden_size, F = c->intermediate_size, BS = B * S;
+    float eps = c->layer_norm_eps;
+
+    /* Self-attention, output dense, residual + LayerNorm -> h1. */
+    op_linear(a->q, x, l->q_w, l->q_b, BS, H, H);
+    op_linear(a->k, x, l->k_w, l->k_b, BS, H, H);
+    op_linear(a->v, x, l->v_w, l->v_b, BS, H, H);
+    electra_attention(m, B, S, mask, a->q, a->k, a->v, a->ctx, scratch);
+    op_linear(a->tmp, a->ctx, l->ao_w, l->ao_b, BS, H, H);
+    residual_layernorm(a->h1, a->tmp, x, l->aln_w, l->aln_b, BS, H, eps);
+
+    /* Feed-forward, residual + LayerNorm -> x. */
+    op_linear(a->ff, a->h1, l->ff1_w, l->ff1_b, BS, H, F);
+    par_activate(a->ff, (size_t)BS * F, c->hidden_act);
+    op_linear(a->tmp, a->ff, l->ff2_w, l->ff2_b, BS, F, H);
+    residual_layernorm(x, a->tmp, a->h1, l->fln_w, l->fln_b, BS, H, eps);
+}
+
+void electra_head_detect(const t5e_electra *m, int B, int S,
+                         const float *x, float *work, float *logits) {
+    const electra_params *p = &m->p;
+    int H = m->cfg.hidden_size, BS = B * S;
+    op_linear(work, x, p->hd_w, p->hd_b, BS, H, H);
+    par_activate(work, (size_t)BS * H, m->cfg.hidden_act);
+    op_linear(logits, work, p->hout_w, p->hout_b, BS, H, 1);
+}
+
+void electra_head_mlm(const t5e_electra *m, int B, int S, const float *x,
+                      float *work, float *logits) {
+    const electra_params *p = &m->p;
+    const t5e_electra_config *c = &m->cfg;
+    int E = c->embedding_size, BS = B * S;
+    op_linear(work, x, p->hd_w, p->hd_b, BS, c->hidden_size, E);
+    /* The generator head uses the exact GELU whatever hidden_act is. */
+    par_activate(work, (size_t)BS * E, T5E_ACT_GELU);
+    par_layernorm(work, work, p->hln_w, p->hln_b, BS, E, c->layer_norm_eps);
+    op_linear(logits, work, p->hout_w, p->hout_b, BS, E, c->vocab_size);
+}
+
+void electra_head_classify(const t5e_electra *m, int B, int S,
+                           const float *x, float *work, float *logits) {
+    const electra_params *p = &m->p;
+    int H = m->cfg.hidden_size;
+    float *cls = work, *hid = work + (size_t)B * H; /* [B, H] each */
+    for (int b = 0; b < B; b++)
+        memcpy(cls + (size_t)b * H, x + (size_t)b * S * H, H * sizeof *cls);
+    op_linear(hid, cls, p->hd_w, p->hd_b, B, H, H);
+    /* Exact GELU here too, not hidden_act (ElectraClassificationHead). */
+    op_activate(hid, (size_t)B * H, T5E_ACT_GELU);
+    op_linear(logits, hid, p->hout_w, p->hout_b, B, H, m->cfg.num_labels);
+}
+
+/* ------------------------------------------------------------------ */
+/* Workspace and the encoder                                           */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    float *emb;    /* [B, S, E] */
+    float *x;      /* [B, S, H] residual stream */
+    float *work;   /* [B, S, max(H, E)] head work */
+    float *scratch;
+    electra_layer_acts a;
+} ws_views;
+
+/* Carves the views from one buffer, growing it when needed.  With
+ * ws == NULL only computes the size. */
+static size_t ws_carve(const t5e_electra *m, int B, int S, float *ws,
+                       ws_views *v) {
+    const t5e_electra_config *c = &m->cfg;
+    size_t BS = (size_t)B * S, E = c->embedding_size, H = c->hidden_size;
+    size_t F = c->intermediate_size, n = 0;
+    size_t work = BS * (H > E ? H : E);
+    if (work < 2 * (size_t)B * H)
+        work = 2 * (size_t)B * H; /* the classifier's [2, B, H] */
+    size_t sizes[] = {BS * E, BS * H, work,
+                      electra_attn_scratch(S), BS * H, BS * H, BS * H,
+                      BS * H, BS * H, BS * F, BS * H};
+    float **dst[] = {&v->emb, &v->x, &v->work, &v->scratch, &v->a.q,
+                     &v->a.k, &v->a.v, &v->a.ctx, &v->a.h1, &v->a.ff,
+                     &v->a.tmp};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (ws)
+            *dst[i] = ws + n;
+        /* Keep every view 64-byte aligned for the BLAS kernels. */
+        n += (sizes[i] + 15) & ~(size_t)15;
+    }
+    return n;
+}
+
+static t5e_status ws_reserve(t5e_electra *m, int B, int S, ws_views *v,
+                             t5e_err *err) {
+    size_t need = ws_carve(m, B, S, NULL, v);
+    if (need > m->ws_len) {
+        free(m->ws);
+        m->ws_len = 0;
+        m->ws = NULL;
+        if (posix_memalign((void **)&m->ws, 64, need * sizeof(float)))
+            return err_set(err, T5E_ERR_NOMEM, "electra: out of memory for "
+                           "a workspace of B=%d, S=%d (%zu MB)", B, S,
+                           need * sizeof(float) >> 20);
+        m->ws_len = need;
+    }
+    ws_carve(m, B, S, m->ws, v);
+    return T5E_OK;
+}
+
+static t5e_status check_ids(const int32_t *a, int B, int S, int hi,
+                            const char *what, const char *limit,
+                            t5e_err *err) {
+    for (int b = 0; b < B; b++)
+        for (int s = 0; s < S; s++) {
+            int32_t id = a[(size_t)b * S + s];
+            if (id < 0 || id >= hi)
+                return err_set(err, T5E_ERR_ARG, "electra: %s[%d][%d] = %d "
+                               "is out of range [0, %d) (%s)", what, b, s,
+                               id, hi, limit);
+        }
+    return T5E_OK;
+}
+
+static t5e_status check_inputs(const t5e_electra *m, int B, int S,
+                               const int32_t *ids, const int32_t *types,
+                               const int32_t *mask, t5e_err *err) {
+    const t5e_electra_config *c = &m->cfg;
+    if (B <= 0 || S <= 0 || !ids)
+        return err_set(err, T5E_ERR_ARG, "electra: empty input (B=%d, S=%d)",
+                       B, S);
+    if (S > c->max_position_embeddings)
+        return err_set(err, T5E_ERR_ARG, "electra: sequence of %d tokens is "
+                       "longer than the model's limit of %d "
+                       "(max_position_embeddings)", S,
+                       c->max_position_embeddings);
+    t5e_status s = check_ids(ids, B, S, c->vocab_size, "ids", "vocab_size",
+                             err);
+    if (!s && types)
+        s = check_ids(types, B, S, c->type_vocab_size, "type_ids",
+                      "type_vocab_size", err);
+    if (!s && mask)
+        s = check_ids(mask, B, S, 2, "mask", "0 or 1", err);
+    return s;
+}
+
+static void apply_threads(const t5e_electra *m) {
+    if (m->n_threads <= 0)
+        return;
+#ifdef _OPENMP
+    omp_set_num_threads(m->n_threads);
+#endif
+    openblas_set_num_threads(m->n_threads);
+}
+
+/*
+ * Checks the inputs, reserves the workspace and runs embeddings and
+ * layers; v->x then holds the last layer's output.  emb and hs as in
+ * electra_forward_trace.
+ */
+static t5e_status run_encoder(t5e_electra *m, int B, int S,
+                              const int32_t *ids, const int32_t *types,
+                              const int32_t *mask, ws_views *v, float *emb,
+                              float *const *hs, t5e_err *err) {
+    t5e_status s = check_inputs(m, B, S, ids, types, mask, err);
+    if (!s)
+        s = ws_reserve(m, B, S, v, err);
+    if (s)
+        return s;
+    apply_threads(m);
+    size_t nH = (size_t)B * S * m->cfg.hidden_size;
+    electra_embed(m, B, S, ids, types, v->emb, v->x);
+    if (emb)
+        memcpy(emb, v->emb,
+               (size_t)B * S * m->cfg.embedding_size * sizeof *emb);
+    for (int i = 0; i < m->cfg.num_hidden_layers; i++) {
+        if (hs)
+            memcpy(hs[i], v->x, nH * sizeof *v->x);
+        electra_layer_forward(m, &m->p.layers[i], B, S, mask, v->x, &v->a,
+                              v->scratch);
+    }
+    if (hs)
+        memcpy(hs[m->cfg.num_hidden_layers], v->x, nH * sizeof *v->x);
+    return T5E_OK;
+}
+
+t5e_status electra_forward_trace(t5e_electra *m, int B, int S,
+                                 const int32_t *ids, const int32_t *types,
+                                 const int32_t *mask, float *emb,
+                                 float *const *hs, t5e_err *err) {
+    ws_views v;
+    return run_encoder(m, B, S, ids, types, mask, &v, emb, hs, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public entry points                                                 */
+/* ------------------------------------------------------------------ */
+
+static t5e_status need_head(const t5e_electra *m, t5e_electra_head want,
+                            const char *fn, t5e_err *err) {
+    if (m->cfg.head == want)
+        return T5E_OK;
+    return err_set(err, T5E_ERR_ARG, "%s needs %s, but %s is %s", fn,
+                   head_desc(want), m->store.dir, head_desc(m->cfg.head));
+}
+
+t5e_status t5e_electra_hidden(t5e_electra *m, int B, int S,
+                              const int32_t *ids, const int32_t *type_ids,
+                              const int32_t *mask, float *hidden,
+                              t5e_err *err) {
+    ws_views v;
+    t5e_status s = run_encoder(m, B, S, ids, type_ids, mask, &v, NULL,
+                               NULL, err);
+    if (!s)
+        memcpy(hidden, v.x,
+               (size_t)B * S * m->cfg.hidden_size * sizeof *hidden);
+    return s;
+}
+
+t5e_status t5e_electra_detect(t5e_electra *m, int B, int S,
+                              const int32_t *ids, const int32_t *type_ids,
+                              const int32_t *mask, float *logits,
+                              t5e_err *err) {
+    ws_views v;
+    t5e_status s = need_head(m, T5E_ELECTRA_DISCRIMINATOR,
+                                 "t5e_electra_detect", err);
+    if (!s)
+        s = run_encoder(m, B, S, ids, type_ids, mask, &v, NULL, NULL, err);
+    if (!s)
+        electra_head_detect(m, B, S, v.x, v.work, logits);
+    return s;
+}
+
+t5e_status t5e_electra_mlm(t5e_electra *m, int B, int S, const int32_t *ids,
+                           const int32_t *type_ids, const int32_t *mask,
+                           float *logits, t5e_err *err) {
+    ws_views v;
+    t5e_status s = need_head(m, T5E_ELECTRA_GENERATOR, "t5e_electra_mlm", err);
+    if (!s)
+        s = run_encoder(m, B, S, ids, type_ids, mask, &v, NULL, NULL, err);
+    if (!s)
+        electra_head_mlm(m, B, S, v.x, v.work, logits);
+    return s;
+}
+
+t5e_status t5e_electra_classify(t5e_electra *m, int B, int S,
+                                const int32_t *ids, const int32_t *type_ids,
+                                const int32_t *mask, float *logits,
+                                t5e_err *err) {
+    ws_views v;
+    t5e_status s = need_head(m, T5E_ELECTRA_CLASSIFIER,
+                                 "t5e_electra_classify", err);
+    if (!s)
+        s = run_encoder(m, B, S, ids, type_ids, mask, &v, NULL, NULL, err);
+    if (!s)
+        electra_head_classify(m, B, S, v.x, v.work, logits);
+    return s;
+}

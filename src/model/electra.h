@@ -1,0 +1,120 @@
+/*
+ * electra.h - the ELECTRA model inside the library: parameters, the
+ * forward pass as separate steps over caller-owned buffers, and a traced
+ * forward for tests.
+ *
+ * Dimension names:
+ *   B batch, S sequence length, E embedding size, H hidden size,
+ *   NH attention heads, HD head size (H / NH), F feed-forward size
+ *   (intermediate_size), V vocabulary size, P max positions,
+ *   TV type vocabulary size, L number of labels, NL number of layers.
+ *
+ * The steps (electra_embed, electra_layer_forward, the heads) keep every
+ * intermediate they compute in the buffers they are given, so training can
+ * keep one electra_layer_acts per layer for the backward pass while
+ * inference reuses one set for all layers.
+ */
+#ifndef T5E_ELECTRA_H
+#define T5E_ELECTRA_H
+
+#include "io/weights.h"
+
+/* One post-LN BERT layer; all pointers into the weight store. */
+typedef struct {
+    const float *q_w, *q_b;       /* [H, H], [H] */
+    const float *k_w, *k_b;       /* [H, H], [H] */
+    const float *v_w, *v_b;       /* [H, H], [H] */
+    const float *ao_w, *ao_b;     /* attention output dense [H, H], [H] */
+    const float *aln_w, *aln_b;   /* attention LayerNorm [H], [H] */
+    const float *ff1_w, *ff1_b;   /* intermediate dense [F, H], [F] */
+    const float *ff2_w, *ff2_b;   /* output dense [H, F], [H] */
+    const float *fln_w, *fln_b;   /* output LayerNorm [H], [H] */
+} electra_layer;
+
+typedef struct {
+    const float *word;            /* [V, E] */
+    const float *pos;             /* [P, E] */
+    const float *type;            /* [TV, E] */
+    const float *eln_w, *eln_b;   /* embedding LayerNorm [E], [E] */
+    const float *proj_w, *proj_b; /* [H, E], [H]; NULL when E == H */
+    electra_layer *layers;        /* [NL] */
+
+    /* Heads; only those of the loaded head are set.
+     * discriminator: dense [H, H], pred [1, H]
+     * generator:     dense [E, H], LayerNorm [E], out bias [V]
+     *                (the output weight is `word`)
+     * classifier:    dense [H, H], out_proj [L, H] */
+    const float *hd_w, *hd_b;
+    const float *hln_w, *hln_b;
+    const float *hout_w, *hout_b;
+} electra_params;
+
+/* What one layer keeps: every buffer [B, S, H] unless noted. */
+typedef struct {
+    float *q, *k, *v;  /* projections */
+    float *ctx;        /* attention output before the output dense */
+    float *h1;         /* after attention residual + LayerNorm */
+    float *ff;         /* [B, S, F] intermediate, after hidden_act */
+    float *tmp;        /* dense outputs before their residual */
+} electra_layer_acts;
+
+struct t5e_electra {
+    t5e_electra_config cfg;
+    int problem_regression; /* classifier: problem_type "regression" */
+    int n_threads;          /* 0: leave the thread count alone */
+    weights store;
+    electra_params p;
+    char **labels;          /* [L] label names */
+
+    /* Per-call workspace, grown to the largest B * S seen. */
+    float *ws;
+    size_t ws_len;
+};
+
+/*
+ * Embeddings: ids, types [B, S] -> emb [B, S, E] after the LayerNorm,
+ * then x [B, S, H] after the projection (x may equal emb when E == H).
+ */
+void electra_embed(const t5e_electra *m, int B, int S, const int32_t *ids,
+                   const int32_t *types, float *emb, float *x);
+
+/*
+ * One layer over x [B, S, H] in place; mask [B, S] (NULL: no padding).
+ * scratch holds electra_attn_scratch(S) floats.
+ */
+void electra_layer_forward(const t5e_electra *m, const electra_layer *l,
+                           int B, int S, const int32_t *mask, float *x,
+                           const electra_layer_acts *a, float *scratch);
+size_t electra_attn_scratch(int S);
+
+/* Heads over the final x [B, S, H]; work buffers as documented. */
+/* -> logits [B, S]; work [B, S, H] */
+void electra_head_detect(const t5e_electra *m, int B, int S,
+                         const float *x, float *work, float *logits);
+/* -> logits [B, S, V]; work [B, S, E] */
+void electra_head_mlm(const t5e_electra *m, int B, int S, const float *x,
+                      float *work, float *logits);
+/* -> logits [B, L]; work [2, B, H] */
+void electra_head_classify(const t5e_electra *m, int B, int S,
+                           const float *x, float *work, float *logits);
+
+/*
+ * The encoder with its intermediates exposed: emb [B, S, E] (may be NULL)
+ * gets the embedding output, hs[0..NL] (may be NULL) each [B, S, H] the
+ * input of the first layer and the output of every layer.
+ */
+t5e_status electra_forward_trace(t5e_electra *m, int B, int S,
+                                 const int32_t *ids, const int32_t *types,
+                                 const int32_t *mask, float *emb,
+                                 float *const *hs, t5e_err *err);
+
+/* Reference attention through op_attention, for tests of the fast one:
+ * q, k, v [B, S, H] -> ctx [B, S, H]. */
+void electra_attention_ref(const t5e_electra *m, int B, int S,
+                           const int32_t *mask, const float *q,
+                           const float *k, const float *v, float *ctx);
+void electra_attention(const t5e_electra *m, int B, int S,
+                       const int32_t *mask, const float *q, const float *k,
+                       const float *v, float *ctx, float *scratch);
+
+#endif
