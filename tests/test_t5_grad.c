@@ -1,0 +1,114 @@
+/* test_t5_grad.c - T5 loss and gradients against the reference. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness.h"
+#include "model/t5_train.h"
+
+static const char *const models[] = {"t5-tiny-v1.0", "t5-tiny-v1.1"};
+
+/* golden.json -> gradient_notes.grad_scale */
+static double grad_scale(const char *model) {
+    char rel[256], *text;
+    size_t len;
+    t5e_err err = {0};
+    snprintf(rel, sizeof rel, "%s/golden.json", model);
+    if (file_read_all(data_path(rel), &text, &len, &err))
+        return 1.0;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cJSON *notes = cJSON_GetObjectItem(root, "gradient_notes");
+    double s = cJSON_GetNumberValue(cJSON_GetObjectItem(notes, "grad_scale"));
+    cJSON_Delete(root);
+    return s;
+}
+
+static void test_loss_and_gradients(void) {
+    for (int k = 0; k < 2; k++) {
+        t5_trainable t;
+        t5e_err err = {0};
+        CHECK_OK(t5_trainable_load(&t, data_path(models[k]), &err), &err);
+        if (err.status)
+            continue;
+        char rel[256];
+        st_file g;
+        snprintf(rel, sizeof rel, "%s/golden.safetensors", models[k]);
+        golden_open(rel, &g);
+        const st_tensor *ti = golden_tensor(&g, "batch.input_ids");
+        const st_tensor *tl = golden_tensor(&g, "batch.labels");
+        int B = (int)ti->shape[0], S = (int)ti->shape[1];
+        int T = (int)tl->shape[1];
+        int32_t *ids = golden_i32(&g, "batch.input_ids", NULL);
+        int32_t *mask = golden_i32(&g, "batch.attention_mask", NULL);
+        int32_t *dec = golden_i32(&g, "batch.decoder_input_ids", NULL);
+        int32_t *labels = golden_i32(&g, "batch.labels", NULL);
+        float *want_loss = golden_f32(&g, "batch.loss", NULL);
+        double loss;
+        int count;
+        param_zero_grad(&t.ps);
+        CHECK_OK(t5_train_step(&t, B, S, ids, mask, T, dec, labels, 0.0f,
+                               1.0f, &loss, &count, &err), &err);
+        CHECK(fabs(loss - want_loss[0]) <= 1e-5 * fabs(want_loss[0]),
+              "%s loss %.9g want %.9g", models[k], loss, want_loss[0]);
+        double scale = grad_scale(models[k]);
+        int checked = 0;
+        for (int i = 0; i < t.ps.n; i++) {
+            char name[300];
+            snprintf(name, sizeof name, "grad.%s", t.ps.p[i].name);
+            int64_t n;
+            float *want = golden_f32(&g, name, &n);
+            CHECK(n == (int64_t)t.ps.p[i].numel, "%s size", name);
+            if (n == (int64_t)t.ps.p[i].numel) {
+                char what[340];
+                snprintf(what, sizeof what, "%s %s", models[k], name);
+                check_close_abs(what, param_grad(&t.ps, i), want, n, 1e-3,
+                                1e-4 * scale);
+                checked++;
+            }
+            free(want);
+        }
+        /* every golden gradient has a parameter */
+        int golden_grads = 0;
+        for (int i = 0; i < g.n; i++)
+            golden_grads += strncmp(g.tensors[i].name, "grad.", 5) == 0;
+        CHECK(checked == golden_grads, "%s: %d gradients checked of %d",
+              models[k], checked, golden_grads);
+        free(ids), free(mask), free(dec), free(labels), free(want_loss);
+        st_close(&g);
+        t5_trainable_free(&t);
+    }
+}
+
+/* A second step accumulates: gradients double. */
+static void test_accumulation(void) {
+    t5_trainable t;
+    t5e_err err = {0};
+    CHECK_OK(t5_trainable_load(&t, data_path("t5-tiny-v1.1"), &err), &err);
+    int32_t ids[] = {279, 388, 15, 1099, 3, 1}, dec[] = {0, 1099, 289};
+    int32_t labels[] = {1099, 289, 1};
+    double l1, l2;
+    int n;
+    param_zero_grad(&t.ps);
+    CHECK_OK(t5_train_step(&t, 1, 6, ids, NULL, 3, dec, labels, 0, 1, &l1,
+                           &n, &err), &err);
+    float *once = malloc(t.ps.total * sizeof *once);
+    memcpy(once, t.ps.grad, t.ps.total * sizeof *once);
+    CHECK_OK(t5_train_step(&t, 1, 6, ids, NULL, 3, dec, labels, 0, 1, &l2,
+                           &n, &err), &err);
+    CHECK(l1 == l2, "same loss twice: %g %g", l1, l2);
+    for (size_t i = 0; i < t.ps.total; i++)
+        once[i] *= 2;
+    check_close("accumulated gradients", t.ps.grad, once,
+                (int64_t)t.ps.total, 1e-6, -1);
+    free(once);
+    t5_trainable_free(&t);
+}
+
+int main(void) {
+    RUN(test_loss_and_gradients);
+    RUN(test_accumulation);
+    return harness_finish();
+}
