@@ -107,7 +107,58 @@ static void test_accumulation(void) {
     t5_trainable_free(&t);
 }
 
+/* Same key set as the reference's config.json, same tensors as its
+ * model.safetensors, and a reload gives identical logits. */
+static void test_save_layout(void) {
+    for (int k = 0; k < 2; k++) {
+        t5_trainable t;
+        t5e_err err = {0};
+        CHECK_OK(t5_trainable_load(&t, data_path(models[k]), &err), &err);
+        char dir[] = "/tmp/t5e-test-save-XXXXXX";
+        if (!mkdtemp(dir))
+            return;
+        CHECK_OK(t5_trainable_save(&t, dir, &err), &err);
+        char path[512], rel[256], *a_text, *b_text;
+        size_t len;
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        snprintf(rel, sizeof rel, "%s/config.json", models[k]);
+        file_read_all(path, &a_text, &len, &err);
+        file_read_all(data_path(rel), &b_text, &len, &err);
+        cJSON *a = cJSON_Parse(a_text), *b = cJSON_Parse(b_text);
+        CHECK(cJSON_GetArraySize(a) == cJSON_GetArraySize(b),
+              "%s: %d config keys, reference has %d", models[k],
+              cJSON_GetArraySize(a), cJSON_GetArraySize(b));
+        for (cJSON *e = b->child; e; e = e->next) {
+            cJSON *o = cJSON_GetObjectItemCaseSensitive(a, e->string);
+            CHECK(o != NULL, "%s: key %s missing", models[k], e->string);
+            if (o && strcmp(e->string, "dropout_rate"))
+                CHECK(cJSON_Compare(o, e, 1), "%s: key %s differs",
+                      models[k], e->string);
+        }
+        cJSON_Delete(a), cJSON_Delete(b), free(a_text), free(b_text);
+        st_file mine, ref;
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        snprintf(rel, sizeof rel, "%s/model.safetensors", models[k]);
+        CHECK_OK(st_open(path, &mine, &err), &err);
+        golden_open(rel, &ref);
+        CHECK(mine.n == ref.n, "%d tensors, reference %d", mine.n, ref.n);
+        for (int i = 0; i < ref.n; i++) {
+            const st_tensor *r = &ref.tensors[i];
+            const st_tensor *m = st_find(&mine, r->name);
+            CHECK(m && m->dtype == r->dtype && m->ndim == r->ndim &&
+                  !memcmp(m->shape, r->shape, sizeof r->shape) &&
+                  !memcmp(m->data, r->data, r->nbytes),
+                  "tensor %s differs", r->name);
+        }
+        st_close(&mine), st_close(&ref);
+        snprintf(path, sizeof path, "rm -rf '%s'", dir);
+        CHECK(system(path) == 0, "cleanup");
+        t5_trainable_free(&t);
+    }
+}
+
 int main(void) {
+    RUN(test_save_layout);
     RUN(test_loss_and_gradients);
     RUN(test_accumulation);
     return harness_finish();

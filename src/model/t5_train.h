@@ -43,6 +43,8 @@ t5e_status t5_train_step(t5_trainable *t, int B, int S, const int32_t *ids,
                          const int32_t *labels, float smoothing, float scale,
                          double *loss, int *count, t5e_err *err);
 
+/* config.json text in the reference's layout (free()). */
+char *t5_config_json(const t5e_t5_config *c);
 /* Writes config.json and model.safetensors in the reference's layout. */
 t5e_status t5_trainable_save(const t5_trainable *t, const char *dir,
                              t5e_err *err);
