@@ -47,7 +47,7 @@ struct t5e_t5 {
 };
 
 struct tensor_source;
-/* Reads and validates DIR/config.json. */
+/* Reads and validates DIR/config.json (or a config file named as DIR). */
 t5e_status t5_read_config(const char *dir, t5e_t5_config *cfg,
                           t5e_err *err);
 /* Points every weight of m (config already set) at the source's tensors. */

@@ -222,9 +222,11 @@ t5e_status t5_read_config(const char *dir, t5e_t5_config *cfg,
                           t5e_err *err) {
     char path[4096];
     config_file cf;
-    if (!dir_exists(dir))
+    if (file_exists(dir)) /* a config.json named directly */
+        snprintf(path, sizeof path, "%s", dir);
+    else if (!dir_exists(dir))
         return err_set(err, T5E_ERR_IO, "%s: no such model folder", dir);
-    if (!path_join(path, sizeof path, dir, "config.json"))
+    else if (!path_join(path, sizeof path, dir, "config.json"))
         return err_set(err, T5E_ERR_ARG, "%s: path too long", dir);
     t5e_status s = config_open(path, &cf, err);
     if (s)

@@ -34,6 +34,7 @@ struct t5_acts {
     float *dx, *dh, *tmp, *dq, *dk, *dv, *datt, *dff, *dff1; /* scratch */
     float *denc;               /* [Me, D] */
     float *arena;
+    size_t capacity;           /* floats in arena */
 };
 
 /* ---- parameters --------------------------------------------------- */
@@ -62,17 +63,12 @@ t5e_status t5_trainable_init(t5_trainable *t, const t5e_t5_config *cfg,
     return s;
 }
 
-t5e_status t5_trainable_load(t5_trainable *t, const char *dir,
-                             t5e_err *err) {
-    t5e_t5_config cfg;
+t5e_status t5_trainable_read_weights(t5_trainable *t, const char *dir,
+                                     t5e_err *err) {
     weights w;
-    t5e_status s = t5_read_config(dir, &cfg, err);
-    if (s || (s = t5_trainable_init(t, &cfg, err)))
+    t5e_status s = weights_open(dir, &w, err);
+    if (s)
         return s;
-    if ((s = weights_open(dir, &w, err))) {
-        t5_trainable_free(t);
-        return s;
-    }
     /* the embedding may be stored under any of its tied names */
     static const char *const emb[] = {"shared.weight",
         "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"};
@@ -87,6 +83,16 @@ t5e_status t5_trainable_load(t5_trainable *t, const char *dir,
         s = param_load_as(&t->ps, i, &w, name, err);
     }
     weights_close(&w);
+    return s;
+}
+
+t5e_status t5_trainable_load(t5_trainable *t, const char *dir,
+                             t5e_err *err) {
+    t5e_t5_config cfg;
+    t5e_status s = t5_read_config(dir, &cfg, err);
+    if (s || (s = t5_trainable_init(t, &cfg, err)))
+        return s;
+    s = t5_trainable_read_weights(t, dir, err);
     if (s)
         t5_trainable_free(t);
     return s;
@@ -223,31 +229,40 @@ static void carve_all(carver *c, t5_acts *a, const t5e_t5_config *cf) {
     a->denc = carve(c, Me * D);
 }
 
-/* Reuses the activations of the last step when the shape fits. */
+/*
+ * Points the activation views at an arena sized for this shape; the
+ * arena only grows, so batches of varying length do not reallocate.
+ */
 static t5e_status acts_ensure(t5_trainable *t, int B, int S, int T,
                               t5e_err *err) {
     const t5e_t5_config *cf = &t->model.cfg;
     t5_acts *a = t->acts;
-    if (a && a->B == B && a->S == S && a->T == T)
-        return T5E_OK;
-    acts_free(a);
-    t->acts = a = calloc(1, sizeof *a);
-    if (!a)
-        return err_set(err, T5E_ERR_NOMEM, "out of memory");
+    if (!a) {
+        t->acts = a = calloc(1, sizeof *a);
+        if (a) {
+            a->enc = calloc((size_t)cf->num_layers + 1, sizeof *a->enc);
+            a->dec = calloc((size_t)cf->num_decoder_layers + 1,
+                            sizeof *a->dec);
+        }
+        if (!a || !a->enc || !a->dec) {
+            acts_free(a);
+            t->acts = NULL;
+            return err_set(err, T5E_ERR_NOMEM, "out of memory");
+        }
+    }
     a->B = B, a->S = S, a->T = T;
-    a->enc = calloc((size_t)cf->num_layers + 1, sizeof *a->enc);
-    a->dec = calloc((size_t)cf->num_decoder_layers + 1, sizeof *a->dec);
     carver c = {NULL, 0};
     carve_all(&c, a, cf);
-    c.base = a->enc && a->dec ? xmalloc_array(c.used, sizeof(float)) : NULL;
-    if (!c.base) {
-        acts_free(a);
-        t->acts = NULL;
-        return err_set(err, T5E_ERR_NOMEM, "cannot allocate %zu MB of "
-                       "activations for a batch of %d x (%d + %d)",
-                       c.used * 4 >> 20, B, S, T);
+    if (c.used > a->capacity) {
+        free(a->arena);
+        a->arena = xmalloc_array(c.used, sizeof(float));
+        a->capacity = a->arena ? c.used : 0;
+        if (!a->arena)
+            return err_set(err, T5E_ERR_NOMEM, "cannot allocate %zu MB of "
+                           "activations for a batch of %d x (%d + %d)",
+                           c.used * 4 >> 20, B, S, T);
     }
-    a->arena = c.base;
+    c.base = a->arena;
     c.used = 0;
     carve_all(&c, a, cf);
     return T5E_OK;

@@ -28,6 +28,9 @@ t5e_status t5_trainable_init(t5_trainable *t, const t5e_t5_config *cfg,
 /* Initialises from a model folder (config.json + safetensors). */
 t5e_status t5_trainable_load(t5_trainable *t, const char *dir,
                              t5e_err *err);
+/* Overwrites the parameters with a folder's weights (same config). */
+t5e_status t5_trainable_read_weights(t5_trainable *t, const char *dir,
+                                     t5e_err *err);
 /* Random initialisation as the reference's _init_weights. */
 void t5_trainable_init_random(t5_trainable *t, uint64_t seed);
 void t5_trainable_free(t5_trainable *t);
