@@ -18,6 +18,8 @@ int cmd_detect(int argc, char **argv);
 int cmd_fill_mask(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_pretrain_t5(int argc, char **argv);
+int cmd_finetune_t5(int argc, char **argv);
 
 /* Prints "t5e <cmd>: <msg>" to stderr; returns 1. */
 int cli_fail(const char *cmd, const t5e_err *err);

@@ -128,8 +128,8 @@ t5e_status t5e_tokenizer_encode_batch(const t5e_tokenizer *tok, int n,
 
 /*
  * Decodes ids to a newly allocated NUL-terminated UTF-8 string (free()).
- * skip_special drops pad / eos / cls / sep / mask / unk-free specials as
- * the reference's skip_special_tokens does.
+ * skip_special drops the special tokens (pad, eos, unk, cls, sep, mask,
+ * T5's sentinels) as the reference's skip_special_tokens does.
  */
 t5e_status t5e_tokenizer_decode(const t5e_tokenizer *tok, const int32_t *ids,
                                 int n, int skip_special, char **out,
