@@ -18,6 +18,7 @@ int cmd_detect(int argc, char **argv);
 int cmd_fill_mask(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 int cmd_pretrain_t5(int argc, char **argv);
 int cmd_finetune_t5(int argc, char **argv);
 

@@ -19,6 +19,7 @@ static const struct {
     {"fill-mask", cmd_fill_mask, "ELECTRA generator: fill [MASK] tokens"},
     {"classify", cmd_classify, "ELECTRA classifier: label a text"},
     {"embed", cmd_embed, "ELECTRA: hidden states or a pooled vector"},
+    {"plot", cmd_plot, "draw training metrics logs as an SVG chart"},
 };
 
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])

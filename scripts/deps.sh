@@ -2,7 +2,8 @@
 # Installs the Debian packages t5e builds and tests with, when missing.
 set -euo pipefail
 pkgs=(build-essential clang libclang-rt-14-dev pkg-config
-      libopenblas-openmp-dev libcjson-dev libutf8proc-dev sentencepiece)
+      libopenblas-openmp-dev libcjson-dev libutf8proc-dev sentencepiece
+      librsvg2-bin)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
