@@ -19,6 +19,8 @@ static const struct {
     {"fill-mask", cmd_fill_mask, "ELECTRA generator: fill [MASK] tokens"},
     {"classify", cmd_classify, "ELECTRA classifier: label a text"},
     {"embed", cmd_embed, "ELECTRA: hidden states or a pooled vector"},
+    {"pretrain-t5", cmd_pretrain_t5, "pretrain T5 by span corruption"},
+    {"finetune-t5", cmd_finetune_t5, "fine-tune T5 on text-to-text pairs"},
     {"plot", cmd_plot, "draw training metrics logs as an SVG chart"},
 };
 
