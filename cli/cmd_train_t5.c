@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "train/checkpoint.h"
 #include "train/t5_task.h"
 #include "train_args.h"
 
@@ -47,8 +48,12 @@ static void usage(FILE *o, const t5_args *d) {
               "DIR [options]\n\nFine-tunes a T5 on (input, target) pairs "
               "from TSV or JSON lines files\nand evaluates generations on "
               "--dev (exact match and BLEU).\n\noptions:\n"
-              "  -m, --model DIR            the model to start from "
-              "(required)\n"
+              "  -m, --model DIR            the model to start from\n"
+              "  --config C, --vocab FILE   without -m: a new model of "
+              "config C (tiny,\n"
+              "                             small or a config.json), "
+              "randomly initialised,\n"
+              "                             with the spiece.model FILE\n"
               "  --train FILE               training pairs (repeatable: "
               "tasks are mixed)\n"
               "  --dev FILE                 evaluation pairs (optional)\n"
@@ -162,8 +167,10 @@ static int parse(int argc, char **argv, t5_args *a, const char *cmd) {
         return cli_usage_error(cmd, "--train FILE is required");
     if (a->pretrain && !a->vocab)
         return cli_usage_error(cmd, "--vocab spiece.model is required");
-    if (!a->pretrain && !a->model)
-        return cli_usage_error(cmd, "-m DIR is required");
+    if (!a->pretrain && !a->model && !a->vocab)
+        return cli_usage_error(cmd, "-m DIR (or --vocab and --config for "
+                               "a randomly initialised model) is "
+                               "required");
     if (a->input_len < 8 || a->target_len < 2)
         return cli_usage_error(cmd, "lengths are too short");
     if (strcmp(a->metric, "bleu") && strcmp(a->metric, "exact_match"))
@@ -218,7 +225,7 @@ static t5e_status prepare_shard(const t5_args *a, const t5e_tokenizer *tok,
 
 static t5e_status setup_model(const t5_args *a, t5_trainable *m,
                               const t5e_tokenizer *tok, t5e_err *err) {
-    if (!a->pretrain)
+    if (a->model)
         return t5_trainable_load(m, a->model, err);
     t5e_t5_config cfg;
     t5e_status s = named_config(a->config, t5e_tokenizer_vocab_size(tok),
@@ -235,6 +242,25 @@ static t5e_status setup_model(const t5_args *a, t5_trainable *m,
     return s;
 }
 
+/* OUTPUT_DIR/baselines.json: what trivial systems score on the dev set. */
+static t5e_status write_baselines(t5_task *task, const char *out,
+                                  t5e_err *err) {
+    double b[4];
+    char path[4096], text[512];
+    t5e_status s = t5_task_baselines(task, b, err);
+    if (s)
+        return s;
+    if (mkdir(out, 0755) && !dir_exists(out))
+        return err_set(err, T5E_ERR_IO, "%s: cannot create", out);
+    snprintf(text, sizeof text, "{\"copy_input\": {\"bleu\": %.4f, "
+             "\"exact_match\": %.4f}, \"most_frequent_target\": {\"bleu\": "
+             "%.4f, \"exact_match\": %.4f}}\n", b[0], b[1], b[2], b[3]);
+    fprintf(stderr, "dev baselines: copy input BLEU %.2f EM %.3f, most "
+            "frequent target BLEU %.2f EM %.3f\n", b[0], b[1], b[2], b[3]);
+    snprintf(path, sizeof path, "%s/baselines.json", out);
+    return write_text_file(path, text, err);
+}
+
 static int run(t5_args *a, const char *cmd) {
     t5e_err err = {0};
     t5e_tokenizer *tok = NULL;
@@ -242,7 +268,7 @@ static int run(t5_args *a, const char *cmd) {
     t5_task task;
     char shard[4096], cfg_path[4096], gen_path[4096], tok_path[4096];
     memset(&model, 0, sizeof model);
-    const char *tdir = a->pretrain ? a->vocab : a->model;
+    const char *tdir = a->model ? a->model : a->vocab;
     t5e_status s = t5e_tokenizer_load(tdir, &tok, &err);
     if (!s && a->pretrain)
         s = prepare_shard(a, tok, shard, sizeof shard, &err);
@@ -266,7 +292,7 @@ static int run(t5_args *a, const char *cmd) {
         .shard_path = shard, .noise_density = a->noise,
         .mean_span = a->span,
     };
-    if (a->pretrain) {
+    if (!a->model) {
         snprintf(tok_path, sizeof tok_path, "%s", a->vocab);
     } else {
         snprintf(tok_path, sizeof tok_path, "%s/spiece.model", a->model);
@@ -278,6 +304,8 @@ static int run(t5_args *a, const char *cmd) {
     }
     o.tokenizer_path = tok_path;
     s = t5_task_init(&task, &o, &model, &err);
+    if (!s && a->dev)
+        s = write_baselines(&task, a->ta.tc.output_dir, &err);
     if (!s) {
         trainer_task cb = t5_task_callbacks(&task);
         s = trainer_run(&a->ta.tc, &cb, &model.ps, &err);

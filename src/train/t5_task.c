@@ -329,3 +329,69 @@ trainer_task t5_task_callbacks(t5_task *t) {
     };
     return task;
 }
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The most frequent target of the first training file (malloc'd). */
+static char *most_frequent_target(const t5_task *t, t5e_err *err) {
+    const t2t_task *task = &t->tasks[0];
+    char **targets = xcalloc((size_t)task->n + 1, sizeof *targets);
+    char *best = NULL;
+    if (!targets)
+        return NULL;
+    int64_t n = 0;
+    for (; n < task->n; n++) {
+        char *input;
+        if (t2t_task_text(task, n, &input, &targets[n], err))
+            break;
+        free(input);
+    }
+    qsort(targets, (size_t)n, sizeof *targets, cmp_str);
+    int64_t run = 0, best_run = 0;
+    for (int64_t i = 0; i < n; i++) {
+        run = i && !strcmp(targets[i], targets[i - 1]) ? run + 1 : 1;
+        if (run > best_run)
+            best_run = run, best = targets[i];
+    }
+    best = best ? strdup(best) : NULL;
+    for (int64_t i = 0; i < n; i++)
+        free(targets[i]);
+    free(targets);
+    return best;
+}
+
+t5e_status t5_task_baselines(t5_task *t, double out[4], t5e_err *err) {
+    if (!t->has_dev || !t->n_tasks)
+        return err_set(err, T5E_ERR_ARG, "baselines need --train and --dev");
+    int n = (int)(t->dev.n < t->opt.eval_examples ? t->dev.n
+                                                   : t->opt.eval_examples);
+    size_t skip = t->opt.prefix ? strlen(t->opt.prefix) : 0;
+    char **copy = xcalloc((size_t)n + 1, sizeof *copy);
+    char **major = xcalloc((size_t)n + 1, sizeof *major);
+    char **refs = xcalloc((size_t)n + 1, sizeof *refs);
+    char *frequent = most_frequent_target(t, err);
+    t5e_status s = copy && major && refs && frequent ? T5E_OK
+        : err_set(err, T5E_ERR_NOMEM, "baselines");
+    for (int i = 0; i < n && !s; i++) {
+        char *input;
+        s = t2t_task_text(&t->dev, i, &input, &refs[i], err);
+        if (s)
+            break;
+        copy[i] = strdup(input + skip); /* the input without its prefix */
+        free(input);
+        major[i] = frequent;
+    }
+    if (!s) {
+        const char *const *r = (const char *const *)refs;
+        out[0] = metric_bleu((const char *const *)copy, r, n, NULL);
+        out[1] = metric_exact_match((const char *const *)copy, r, n);
+        out[2] = metric_bleu((const char *const *)major, r, n, NULL);
+        out[3] = metric_exact_match((const char *const *)major, r, n);
+    }
+    for (int i = 0; copy && refs && i < n; i++)
+        free(copy[i]), free(refs[i]);
+    free(copy), free(major), free(refs), free(frequent);
+    return s;
+}

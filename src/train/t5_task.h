@@ -57,6 +57,14 @@ void t5_task_free(t5_task *t);
 /* The trainer callbacks over t. */
 trainer_task t5_task_callbacks(t5_task *t);
 
+/*
+ * The dev metrics of two trivial systems, for context: copying the input
+ * (without its task prefix) and always answering the most frequent
+ * training target.  out = {copy BLEU, copy exact match, frequent BLEU,
+ * frequent exact match}.
+ */
+t5e_status t5_task_baselines(t5_task *t, double out[4], t5e_err *err);
+
 /* Decoder inputs from labels: shifted right, start token first, -100 ->
  * pad, as the reference's _shift_right. */
 void t5_shift_right(const int32_t *labels, int B, int T, int start,
