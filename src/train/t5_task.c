@@ -173,7 +173,14 @@ static t5e_status step_fn(void *ctx, long step, double *metrics,
     return T5E_OK;
 }
 
-/* Greedy generations of the first eval_examples dev examples. */
+/*
+ * Greedy generations of n dev examples spread evenly over the file (dev
+ * files are often sorted by length, so the first n would all be short).
+ */
+static int64_t dev_index(const t5_task *t, int i, int n) {
+    return (int64_t)((double)i * (double)t->dev.n / n);
+}
+
 static t5e_status generate_dev(t5_task *t, int n, char **hyps, char **refs,
                                t5e_err *err) {
     t5e_generate_options go;
@@ -184,7 +191,8 @@ static t5e_status generate_dev(t5_task *t, int n, char **hyps, char **refs,
         char *input;
         t5e_encoding enc;
         t5e_generation g = {0};
-        s = t2t_task_text(&t->dev, i, &input, &refs[i], err);
+        s = t2t_task_text(&t->dev, dev_index(t, i, n), &input, &refs[i],
+                          err);
         if (s)
             break;
         t5e_encode_options eo;
@@ -376,7 +384,8 @@ t5e_status t5_task_baselines(t5_task *t, double out[4], t5e_err *err) {
         : err_set(err, T5E_ERR_NOMEM, "baselines");
     for (int i = 0; i < n && !s; i++) {
         char *input;
-        s = t2t_task_text(&t->dev, i, &input, &refs[i], err);
+        s = t2t_task_text(&t->dev, dev_index(t, i, n), &input, &refs[i],
+                          err);
         if (s)
             break;
         copy[i] = strdup(input + skip); /* the input without its prefix */
