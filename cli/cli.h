@@ -21,6 +21,7 @@ int cmd_embed(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_pretrain_t5(int argc, char **argv);
 int cmd_finetune_t5(int argc, char **argv);
+int cmd_evaluate_t5(int argc, char **argv);
 
 /* Prints "t5e <cmd>: <msg>" to stderr; returns 1. */
 int cli_fail(const char *cmd, const t5e_err *err);

@@ -329,6 +329,70 @@ static int main_common(int argc, char **argv, int pretrain) {
     return run(&a, cmd);
 }
 
+static const char eval_usage[] =
+"usage: t5e evaluate-t5 -m DIR --dev FILE [options]\n"
+"\n"
+"Generates greedily for the examples of a TSV or JSON lines file of\n"
+"(input, target) pairs and prints corpus BLEU (sacreBLEU's default:\n"
+"13a tokenization, exp smoothing) and exact match, as JSON.\n"
+"\n"
+"options:\n"
+"  -m, --model DIR            the model (required)\n"
+"  --dev FILE                 the pairs (required)\n"
+"  --task-prefix P            prepended to every input (default none)\n"
+"  --eval-examples N          examples, spread over the file (default:\n"
+"                             all)\n"
+"  --max-input-length N       (default 128)\n"
+"  --max-target-length N      most tokens generated (default 64)\n"
+"  --threads N                threads (default 0: all cores)\n";
+
+int cmd_evaluate_t5(int argc, char **argv) {
+    t5_args a;
+    defaults(&a, 0);
+    a.eval_examples = 1L << 30;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:h", long_opts, NULL)) != -1) {
+        if (c == O_HELP) {
+            fputs(eval_usage, stdout);
+            return 0;
+        }
+        int r = c == '?' ? -1 : train_args_parse(&a.ta, c, optarg);
+        if (r < 0 || (r == 0 && parse_own(&a, c, optarg, "evaluate-t5")))
+            return cli_usage_error("evaluate-t5", "bad option");
+    }
+    if (!a.model || !a.dev)
+        return cli_usage_error("evaluate-t5", "-m DIR and --dev FILE are "
+                               "required");
+    t5e_err err = {0};
+    t5_trainable model;
+    t5_task task;
+    char tok_path[4096];
+    snprintf(tok_path, sizeof tok_path, "%s", a.model);
+    t5_task_options o = {
+        .kind = T5_FINETUNE, .batch_size = 1, .grad_accum = 1,
+        .input_len = (int)a.input_len, .target_len = (int)a.target_len,
+        .tokenizer_path = tok_path, .prefix = a.prefix, .dev_file = a.dev,
+        .eval_examples = (int)a.eval_examples, .eval_bleu_first = 1,
+    };
+    double bleu = 0, em = 0;
+    t5e_status s = t5_trainable_load(&model, a.model, &err);
+    if (s)
+        return cli_fail("evaluate-t5", &err);
+    model.model.n_threads = (int)a.ta.threads;
+    s = t5_task_init(&task, &o, &model, &err);
+    if (!s) {
+        s = t5_task_evaluate(&task, &bleu, &em, &err);
+        printf("{\"examples\": %lld, \"bleu\": %.4f, \"exact_match\": "
+               "%.4f}\n", (long long)(task.dev.n < a.eval_examples
+                                       ? task.dev.n : a.eval_examples),
+               bleu, em);
+        t5_task_free(&task);
+    }
+    t5_trainable_free(&model);
+    return s ? cli_fail("evaluate-t5", &err) : 0;
+}
+
 int cmd_pretrain_t5(int argc, char **argv) {
     return main_common(argc, argv, 1);
 }

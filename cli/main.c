@@ -21,6 +21,7 @@ static const struct {
     {"embed", cmd_embed, "ELECTRA: hidden states or a pooled vector"},
     {"pretrain-t5", cmd_pretrain_t5, "pretrain T5 by span corruption"},
     {"finetune-t5", cmd_finetune_t5, "fine-tune T5 on text-to-text pairs"},
+    {"evaluate-t5", cmd_evaluate_t5, "T5 BLEU and exact match on pairs"},
     {"plot", cmd_plot, "draw training metrics logs as an SVG chart"},
 };
 

@@ -35,6 +35,11 @@ static t5e_status alloc_batch(t5_task *t, t5e_err *err) {
 static t5e_status open_finetune(t5_task *t, t5e_err *err) {
     const t5_task_options *o = &t->opt;
     t5e_status s = T5E_OK;
+    if (o->n_train == 0 && o->dev_file) { /* evaluation only */
+        s = t2t_task_open(o->dev_file, o->prefix, &t->dev, err);
+        t->has_dev = !s;
+        return s;
+    }
     if (o->n_train < 1 || o->n_train > T2T_MAX_TASKS)
         return err_set(err, T5E_ERR_ARG, "between 1 and %d training files "
                        "are needed (got %d)", T2T_MAX_TASKS, o->n_train);
@@ -91,7 +96,8 @@ void t5_task_free(t5_task *t) {
         span_data_free(&t->span);
         shard_close(&t->shard);
     } else {
-        t2t_mix_free(&t->mix);
+        if (t->n_tasks)
+            t2t_mix_free(&t->mix);
         for (int i = 0; i < t->n_tasks; i++)
             t2t_task_close(&t->tasks[i]);
         if (t->has_dev)
@@ -173,6 +179,8 @@ static t5e_status step_fn(void *ctx, long step, double *metrics,
     return T5E_OK;
 }
 
+static t5e_status t5_eval_dev(void *ctx, double *metrics, t5e_err *err);
+
 /*
  * Greedy generations of n dev examples spread evenly over the file (dev
  * files are often sorted by length, so the first n would all be short).
@@ -214,7 +222,24 @@ static t5e_status generate_dev(t5_task *t, int n, char **hyps, char **refs,
     return s;
 }
 
+t5e_status t5_task_evaluate(t5_task *t, double *bleu, double *em,
+                            t5e_err *err) {
+    double m[2];
+    int first = t->opt.eval_bleu_first;
+    t->opt.eval_bleu_first = 1;
+    t5e_status s = t->has_dev ? t5_eval_dev(t, m, err)
+                              : err_set(err, T5E_ERR_ARG, "no dev file");
+    t->opt.eval_bleu_first = first;
+    if (!s)
+        *bleu = m[0], *em = m[1];
+    return s;
+}
+
 static t5e_status eval_fn(void *ctx, double *metrics, t5e_err *err) {
+    return t5_eval_dev(ctx, metrics, err);
+}
+
+static t5e_status t5_eval_dev(void *ctx, double *metrics, t5e_err *err) {
     t5_task *t = ctx;
     int n = (int)(t->dev.n < t->opt.eval_examples ? t->dev.n
                                                    : t->opt.eval_examples);

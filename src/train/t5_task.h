@@ -57,6 +57,11 @@ void t5_task_free(t5_task *t);
 /* The trainer callbacks over t. */
 trainer_task t5_task_callbacks(t5_task *t);
 
+/* Generates for eval_examples dev examples (spread over the file) and
+ * scores them: corpus BLEU (sacreBLEU's default) and exact match. */
+t5e_status t5_task_evaluate(t5_task *t, double *bleu, double *em,
+                            t5e_err *err);
+
 /*
  * The dev metrics of two trivial systems, for context: copying the input
  * (without its task prefix) and always answering the most frequent

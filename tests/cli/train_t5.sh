@@ -70,3 +70,9 @@ for o in output-dir max-steps batch-size learning-rate optimizer seed resume \
          task-prefix train dev; do
     check "help --$o" grep -q -- "--$o" "$tmp/help"
 done
+
+# evaluation of a model on pairs
+"$BIN" evaluate-t5 -m "$tmp/a" --dev $D/dev.tsv --max-target-length 8 \
+    --task-prefix "translate English to German: " > "$tmp/eval.json"
+check "evaluate-t5 exit 0" test $? -eq 0
+check "evaluate-t5 json" grep -q '"examples": 16, "bleu": ' "$tmp/eval.json"
