@@ -123,28 +123,6 @@ void op_activate_backward(float *dx, const float *dy, const float *x,
         dx[i] = dy[i] * op_activate_grad1(x[i], act);
 }
 
-/* Probabilities of query row i of head h into p (Tk values). */
-static void probs_row(float *p, const float *q, const float *k, int h,
-                      int i, const attn_shape *a) {
-    const float *qi = q + (size_t)i * a->q_stride + h * a->dk;
-    const float *bias = a->bias ? a->bias + h * a->bias_h + i * a->bias_q
-                                : NULL;
-    for (int j = 0; j < a->Tk; j++) {
-        const float *kj = k + (size_t)j * a->kv_stride + h * a->dk;
-        float s = 0.0f;
-        for (int d = 0; d < a->dk; d++)
-            s += qi[d] * kj[d];
-        s *= a->scale;
-        if (bias)
-            s += bias[j];
-        if ((a->key_mask && !a->key_mask[j]) ||
-            (a->causal && j > a->q_pos0 + i))
-            s += OP_MASKED;
-        p[j] = s;
-    }
-    op_softmax(p, a->Tk);
-}
-
 void op_attention_probs(float *out, float *p, const float *q,
                         const float *k, const float *v, const attn_shape *a) {
     int total = a->H * a->Tq;
@@ -153,7 +131,7 @@ void op_attention_probs(float *out, float *p, const float *q,
         int h = hi / a->Tq, i = hi % a->Tq;
         float *pr = p + ((size_t)h * a->Tq + i) * a->Tk;
         float *oi = out + (size_t)i * a->o_stride + h * a->dk;
-        probs_row(pr, q, k, h, i, a);
+        op_attention_row_probs(pr, q, k, h, i, a);
         memset(oi, 0, (size_t)a->dk * sizeof *oi);
         for (int j = 0; j < a->Tk; j++) {
             const float *vj = v + (size_t)j * a->kv_stride + h * a->dk;

@@ -115,9 +115,9 @@ float op_log_softmax(float *out, const float *x, int n) {
     return lse;
 }
 
-/* Scores of query row i of head h against every key, then softmax. */
-static void attention_probs(float *p, const float *qi, const float *k,
+void op_attention_row_probs(float *p, const float *q, const float *k,
                             int h, int i, const attn_shape *a) {
+    const float *qi = q + (size_t)i * a->q_stride + h * a->dk;
     const float *bias = a->bias ? a->bias + h * a->bias_h + i * a->bias_q
                                 : NULL;
     int qpos = a->q_pos0 + i;
@@ -147,9 +147,8 @@ void op_attention(float *out, const float *q, const float *k,
 #pragma omp for schedule(static)
         for (int hi = 0; hi < total; hi++) {
             int h = hi / a->Tq, i = hi % a->Tq;
-            const float *qi = q + (size_t)i * a->q_stride + h * a->dk;
             float *oi = out + (size_t)i * a->o_stride + h * a->dk;
-            attention_probs(p, qi, k, h, i, a);
+            op_attention_row_probs(p, q, k, h, i, a);
             memset(oi, 0, (size_t)a->dk * sizeof *oi);
             for (int j = 0; j < a->Tk; j++) {
                 const float *vj = v + (size_t)j * a->kv_stride + h * a->dk;

@@ -65,5 +65,9 @@ typedef struct {
 
 void op_attention(float *out, const float *q, const float *k,
                   const float *v, const attn_shape *a);
+/* The probabilities p [Tk] of query row i of head h (bias and masks
+ * applied, softmax taken): one row of op_attention. */
+void op_attention_row_probs(float *p, const float *q, const float *k,
+                            int h, int i, const attn_shape *a);
 
 #endif
