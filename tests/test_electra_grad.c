@@ -1,0 +1,532 @@
+/*
+ * test_electra_grad.c - ELECTRA gradients against the transformers
+ * goldens: the discriminator, generator and classifier fixtures (loss
+ * and every grad.* tensor) and one full pre-training step with tied
+ * embeddings (electra-tiny-pretraining-step), plus save / load round
+ * trips and the random init.
+ *
+ * Gradients pass when |c-g| <= 1e-3 |g| + 1e-4 grad_scale elementwise
+ * (testdata README); the near-zero ones get the absolute term only.  Each
+ * fixture prints its worst error as a fraction of that bound.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness.h"
+#include "model/electra_train.h"
+#include "train/electra_pretrain.h"
+#include "train/optim.h"
+
+#define DISC "electra-tiny-discriminator"
+#define GEN "electra-tiny-generator"
+#define CLS "electra-tiny-classifier"
+#define STEP "electra-tiny-pretraining-step"
+
+/* golden.json's gradient notes. */
+typedef struct {
+    cJSON *root;
+    double grad_scale;
+    const cJSON *near_zero;
+} notes;
+
+static void notes_open(notes *n, const char *dir) {
+    char rel[256], *text;
+    size_t len;
+    t5e_err err = {0};
+    snprintf(rel, sizeof rel, "%s/golden.json", dir);
+    if (file_read_all(data_path(rel), &text, &len, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(2);
+    }
+    n->root = cJSON_Parse(text);
+    free(text);
+    const cJSON *g = cJSON_GetObjectItem(n->root, "gradient_notes");
+    n->grad_scale = cJSON_GetObjectItem(g, "grad_scale")->valuedouble;
+    n->near_zero = cJSON_GetObjectItem(g, "near_zero_gradients");
+}
+
+static int is_near_zero(const notes *n, const char *golden_name) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, n->near_zero)
+        if (!strcmp(it->valuestring, golden_name))
+            return 1;
+    return 0;
+}
+
+/*
+ * Compares one gradient with the README rule; returns the worst
+ * |c-g| / bound and counts a failure when it exceeds 1.
+ */
+static double grad_check(const notes *n, const char *golden_name,
+                         const float *got, const float *want, int64_t cnt) {
+    double atol = 1e-4 * n->grad_scale, worst = 0;
+    double rtol = is_near_zero(n, golden_name) ? 0.0 : 1e-3;
+    int64_t at = -1;
+    for (int64_t i = 0; i < cnt; i++) {
+        double e = fabs((double)got[i] - want[i]);
+        double r = e / (rtol * fabs(want[i]) + atol);
+        if (r > worst || isnan(e)) {
+            worst = isnan(e) ? INFINITY : r;
+            at = i;
+        }
+    }
+    CHECK(worst <= 1.0, "%s: worst error %.3g of the bound at [%lld]: "
+          "got %.8g want %.8g", golden_name, worst, (long long)at,
+          at >= 0 ? got[at] : 0.0, at >= 0 ? want[at] : 0.0);
+    return worst;
+}
+
+/*
+ * padding_idx: the lookup never sends gradient to the pad row, so where
+ * the golden row is zero ours must be exactly zero.  (A generator's tied
+ * output layer does give that row a gradient, through the softmax.)
+ */
+static void pad_row_check(const char *name, const float *got,
+                          const float *want, int pad_id, int64_t E) {
+    int zero = 1;
+    for (int64_t k = 0; k < E; k++)
+        zero &= want[(size_t)pad_id * E + k] == 0.0f;
+    for (int64_t k = 0; zero && k < E; k++)
+        CHECK(got[(size_t)pad_id * E + k] == 0.0f, "%s: pad row not zero "
+              "at %lld: %g", name, (long long)k, got[(size_t)pad_id * E + k]);
+}
+
+/* Every parameter's gradient against golden "grad.<name>". */
+static double grads_check(const notes *n, const st_file *g,
+                          const param_set *ps, int pad_id) {
+    double worst = 0;
+    int matched = 0;
+    for (int i = 0; i < ps->n; i++) {
+        const param *p = &ps->p[i];
+        char name[300];
+        int64_t cnt;
+        snprintf(name, sizeof name, "grad.%s", p->name);
+        float *want = golden_f32(g, name, &cnt);
+        CHECK(cnt == (int64_t)p->numel, "%s: %lld values, want %zu", name,
+              (long long)cnt, p->numel);
+        const float *got = param_grad(ps, i);
+        double w = grad_check(n, name, got, want, cnt);
+        worst = w > worst ? w : worst;
+        matched++;
+        if (strstr(p->name, "word_embeddings"))
+            pad_row_check(name, got, want, pad_id, p->shape[1]);
+        free(want);
+    }
+    /* every golden gradient must have been compared */
+    int golden = 0;
+    for (int i = 0; i < g->n; i++)
+        golden += !strncmp(g->tensors[i].name, "grad.", 5);
+    CHECK(golden == matched, "%d golden gradients, %d parameters", golden,
+          matched);
+    return worst;
+}
+
+static void check_loss(const char *what, double got, const st_file *g,
+                       const char *name) {
+    int64_t n;
+    float *want = golden_f32(g, name, &n);
+    double rel = fabs(got - want[0]) / fabs(want[0]);
+    CHECK(rel <= 1e-5, "%s: loss %.8g, want %.8g (rel %.2g)", what, got,
+          want[0], rel);
+    fprintf(stderr, "  %s loss %.7f (golden %.7f, rel %.1e)\n", what, got,
+            want[0], rel);
+    free(want);
+}
+
+static void load_trainable(electra_trainable *t, const char *dir) {
+    t5e_err err = {0};
+    if (electra_trainable_load(t, data_path(dir), &err)) {
+        fprintf(stderr, "cannot load %s: %s\n", dir, err.msg);
+        exit(2);
+    }
+}
+
+/* One fixture: load, step with the golden batch, compare. */
+static void fixture_grads(const char *dir) {
+    char rel[256];
+    int64_t n;
+    st_file g;
+    notes nt;
+    electra_trainable t;
+    t5e_err err = {0};
+    snprintf(rel, sizeof rel, "%s/golden.safetensors", dir);
+    golden_open(rel, &g);
+    notes_open(&nt, dir);
+    load_trainable(&t, dir);
+    const st_tensor *shape = golden_tensor(&g, "input_ids");
+    int B = (int)shape->shape[0], S = (int)shape->shape[1];
+    int32_t *ids = golden_i32(&g, "input_ids", &n);
+    int32_t *types = golden_i32(&g, "token_type_ids", &n);
+    int32_t *mask = golden_i32(&g, "attention_mask", &n);
+    int32_t *labels = golden_i32(&g, "labels", &n);
+    double loss = 0;
+    CHECK_OK(electra_trainable_step(&t, B, S, ids, types, mask, labels, NULL,
+                                    1.0f, &loss, &err), &err);
+    check_loss(dir, loss, &g, "loss");
+    double worst = grads_check(&nt, &g, &t.ps,
+                               t.net.model.cfg.pad_token_id);
+    fprintf(stderr, "  %s: %d gradients, worst error %.3f of the "
+            "bound\n", dir, t.ps.n, worst);
+    free(ids);
+    free(types);
+    free(mask);
+    free(labels);
+    electra_trainable_free(&t);
+    cJSON_Delete(nt.root);
+    st_close(&g);
+}
+
+static void test_discriminator_grads(void) { fixture_grads(DISC); }
+static void test_generator_grads(void) { fixture_grads(GEN); }
+static void test_classifier_grads(void) { fixture_grads(CLS); }
+
+/* The pre-training step with the golden's masks and samples. */
+static void test_pretraining_step(void) {
+    st_file g;
+    notes nt;
+    int64_t n;
+    electra_pretrain st;
+    t5e_err err = {0};
+    electra_pretrain_config pc;
+    electra_pretrain_config_default(&pc);
+    pc.mask_id = 6;
+    golden_open(STEP "/golden.safetensors", &g);
+    notes_open(&nt, STEP);
+    char gen_dir[4096];
+    snprintf(gen_dir, sizeof gen_dir, "%s", data_path(GEN));
+    CHECK_OK(electra_pretrain_load(&st, data_path(DISC), gen_dir, &pc, &err),
+             &err);
+    if (err.msg[0])
+        return;
+    const st_tensor *shape = golden_tensor(&g, "input_ids");
+    int B = (int)shape->shape[0], S = (int)shape->shape[1];
+    int32_t *ids = golden_i32(&g, "input_ids", &n);
+    int32_t *types = golden_i32(&g, "token_type_ids", &n);
+    int32_t *mask = golden_i32(&g, "attention_mask", &n);
+    int32_t *gen_ids = golden_i32(&g, "generator_input_ids", &n);
+    int32_t *gen_labels = golden_i32(&g, "generator_labels", &n);
+    int32_t *disc_ids = golden_i32(&g, "sampled_token_ids", &n);
+    electra_pretrain_stats stats;
+    CHECK_OK(electra_pretrain_step_fixed(&st, B, S, ids, types, mask,
+                                         gen_ids, gen_labels, disc_ids,
+                                         &stats, &err), &err);
+    check_loss("generator", stats.gen_loss, &g, "generator_loss");
+    check_loss("discriminator", stats.disc_loss, &g, "discriminator_loss");
+    check_loss("total", stats.loss, &g, "total_loss");
+    double worst = grads_check(&nt, &g, &st.ps, st.disc.model.cfg.pad_token_id);
+    fprintf(stderr, "  %s: %d gradients, worst error %.3f of the bound\n",
+            STEP, st.ps.n, worst);
+    free(ids);
+    free(types);
+    free(mask);
+    free(gen_ids);
+    free(gen_labels);
+    free(disc_ids);
+    electra_pretrain_free(&st);
+    cJSON_Delete(nt.root);
+    st_close(&g);
+}
+
+
+/* ---- saving, loading, init, masking, the sampled step ------------- */
+
+/* The tensor names of a safetensors file, as a set, equal another's. */
+static void same_names(const char *a_path, const char *b_path) {
+    st_file a, b;
+    t5e_err err = {0};
+    CHECK_OK(st_open(a_path, &a, &err), &err);
+    CHECK_OK(st_open(b_path, &b, &err), &err);
+    CHECK(a.n == b.n, "%s has %d tensors, %s %d", a_path, a.n, b_path, b.n);
+    for (int i = 0; i < a.n; i++) {
+        int found = 0;
+        for (int j = 0; j < b.n && !found; j++)
+            found = !strcmp(a.tensors[i].name, b.tensors[j].name);
+        CHECK(found, "%s: %s is not in %s", a_path, a.tensors[i].name,
+              b_path);
+    }
+    st_close(&a);
+    st_close(&b);
+}
+
+/* Save a loaded discriminator, reload it, and compare logits. */
+static void test_save_load_roundtrip(void) {
+    electra_trainable t;
+    t5e_err err = {0};
+    char dir[] = "/tmp/t5e_electra_rt_XXXXXX", path[512];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    load_trainable(&t, DISC);
+    CHECK_OK(electra_trainable_save(&t, dir, &err), &err);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    same_names(path, data_path(DISC "/model.safetensors"));
+
+    t5e_electra *m = NULL;
+    CHECK_OK(t5e_electra_load(dir, NULL, &m, &err), &err);
+    int32_t ids[2 * 6] = {4, 424, 456, 5, 0, 0, 4, 19, 284, 95, 29, 5};
+    int32_t mask[2 * 6] = {1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1};
+    float want[12], got[12];
+    /* the trainable's own model runs the inference code on its values */
+    CHECK_OK(t5e_electra_detect(&t.net.model, 2, 6, ids, NULL, mask, want,
+                                &err), &err);
+    if (m)
+        CHECK_OK(t5e_electra_detect(m, 2, 6, ids, NULL, mask, got, &err),
+                 &err);
+    for (int i = 0; m && i < 12; i++)
+        CHECK(got[i] == want[i], "logit %d: %g vs %g", i, got[i], want[i]);
+    t5e_electra_free(m);
+    electra_trainable_free(&t);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    CHECK(system(path) == 0, "cleanup");
+}
+
+/* The pre-training pair saves two folders with the reference names. */
+static void test_pretrain_save(void) {
+    electra_pretrain st;
+    electra_pretrain_config pc;
+    t5e_err err = {0};
+    char dir[] = "/tmp/t5e_electra_pt_XXXXXX", d[512], g[512], p[600];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    electra_pretrain_config_default(&pc);
+    char gen_dir[4096];
+    snprintf(gen_dir, sizeof gen_dir, "%s", data_path(GEN));
+    CHECK_OK(electra_pretrain_load(&st, data_path(DISC), gen_dir, &pc,
+                                   &err), &err);
+    snprintf(d, sizeof d, "%s/disc", dir);
+    snprintf(g, sizeof g, "%s/gen", dir);
+    CHECK_OK(electra_pretrain_save(&st, d, g, &err), &err);
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    same_names(p, data_path(DISC "/model.safetensors"));
+    snprintf(p, sizeof p, "%s/model.safetensors", g);
+    same_names(p, data_path(GEN "/model.safetensors"));
+    /* the saved generator holds the discriminator's (shared) embeddings */
+    t5e_electra *gm = NULL;
+    CHECK_OK(t5e_electra_load(g, NULL, &gm, &err), &err);
+    int w = param_find(&st.ps, "disc.electra.embeddings.word_embeddings."
+                       "weight");
+    if (gm && w >= 0)
+        CHECK(!memcmp(gm->p.word, param_data(&st.ps, w),
+                      st.ps.p[w].numel * sizeof(float)),
+              "generator word embeddings differ from the shared ones");
+    t5e_electra_free(gm);
+    electra_pretrain_free(&st);
+    snprintf(p, sizeof p, "rm -rf '%s'", dir);
+    CHECK(system(p) == 0, "cleanup");
+}
+
+/* _init_weights: N(0, 0.02), pad row 0, LayerNorm 1 / 0, biases 0. */
+static void test_init_random(void) {
+    electra_trainable t;
+    load_trainable(&t, CLS);
+    electra_trainable_init_random(&t, 42);
+    for (int i = 0; i < t.ps.n; i++) {
+        const param *p = &t.ps.p[i];
+        const float *v = param_data(&t.ps, i);
+        double ss = 0;
+        for (size_t k = 0; k < p->numel; k++)
+            ss += (double)v[k] * v[k];
+        double sd = sqrt(ss / p->numel);
+        if (strstr(p->name, "LayerNorm.weight"))
+            CHECK(sd == 1.0, "%s: not all ones", p->name);
+        else if (strstr(p->name, ".bias") || strstr(p->name, "LayerNorm"))
+            CHECK(ss == 0.0, "%s: not zero", p->name);
+        else if (p->numel >= 1000)
+            CHECK(fabs(sd - 0.02) < 0.002, "%s: sd %g, want 0.02", p->name,
+                  sd);
+        if (strstr(p->name, "word_embeddings"))
+            for (int64_t k = 0; k < p->shape[1]; k++)
+                CHECK(v[k] == 0.0f, "pad row not zero"); /* pad id 0 */
+    }
+    electra_trainable_free(&t);
+}
+
+/* Masking: counts, candidates and the 85% [MASK] share. */
+static void test_mask_rules(void) {
+    enum { B = 64, S = 40 };
+    static int32_t ids[B * S], mask[B * S], gen[B * S], lab[B * S];
+    electra_pretrain_config pc;
+    electra_pretrain_config_default(&pc);
+    rng_state r;
+    rng_seed(&r, 3);
+    for (int b = 0; b < B; b++) {
+        int len = 3 + b % (S - 2);
+        for (int s = 0; s < S; s++) {
+            int t = b * S + s;
+            ids[t] = s == 0 ? pc.cls_id : s == len - 1 ? pc.sep_id
+                     : s < len ? 1000 + (int)(rng_next(&r) % 500) : 0;
+            mask[t] = s < len;
+        }
+    }
+    int total = electra_pretrain_mask(&pc, B, S, ids, mask, &r, gen, lab);
+    int N = (int)((pc.mask_prob + 0.005) * S), masked = 0, sum = 0;
+    for (int b = 0; b < B; b++) {
+        int tokens = 0, sel = 0, cand = 0;
+        for (int s = 0; s < S; s++) {
+            int t = b * S + s;
+            tokens += mask[t];
+            cand += mask[t] && ids[t] != pc.cls_id && ids[t] != pc.sep_id;
+            if (lab[t] == -100) {
+                CHECK(gen[t] == ids[t], "unselected position changed");
+                continue;
+            }
+            sel++;
+            CHECK(mask[t] && ids[t] != pc.cls_id && ids[t] != pc.sep_id,
+                  "selected a special or padded position (%d, %d)", b, s);
+            CHECK(lab[t] == ids[t], "label is not the original id");
+            CHECK(gen[t] == ids[t] || gen[t] == pc.mask_id,
+                  "random replacement at (%d, %d)", b, s);
+            masked += gen[t] == pc.mask_id;
+        }
+        int k = (int)nearbyintf((float)tokens * 0.15f); /* as TF */
+        k = k < N ? k : N;
+        k = k > 1 ? k : 1;
+        k = k < cand ? k : cand;
+        CHECK(sel == k, "row %d: %d selected, want %d", b, sel, k);
+        sum += sel;
+    }
+    CHECK(total == sum, "returned %d, counted %d", total, sum);
+    double share = (double)masked / sum;
+    CHECK(share > 0.75 && share < 0.95, "[MASK] share %.3f, want ~0.85",
+          share);
+}
+
+/* The sampled step on the tiny pair: deterministic, and AdamW lowers
+ * the loss on a repeated batch. */
+static void test_pretrain_step_trains(void) {
+    electra_pretrain st;
+    electra_pretrain_config pc;
+    t5e_err err = {0};
+    st_file g;
+    int64_t n;
+    electra_pretrain_config_default(&pc);
+    pc.mask_id = 6, pc.cls_id = 4, pc.sep_id = 5, pc.pad_id = 0;
+    char gen_dir[4096];
+    snprintf(gen_dir, sizeof gen_dir, "%s", data_path(GEN));
+    CHECK_OK(electra_pretrain_load(&st, data_path(DISC), gen_dir, &pc,
+                                   &err), &err);
+    golden_open(STEP "/golden.safetensors", &g);
+    const st_tensor *shape = golden_tensor(&g, "input_ids");
+    int B = (int)shape->shape[0], S = (int)shape->shape[1];
+    int32_t *ids = golden_i32(&g, "input_ids", &n);
+    int32_t *types = golden_i32(&g, "token_type_ids", &n);
+    int32_t *mask = golden_i32(&g, "attention_mask", &n);
+    electra_pretrain_stats s1, s2, last;
+    rng_state r1, r2;
+    rng_seed(&r1, 9);
+    rng_seed(&r2, 9);
+    CHECK_OK(electra_pretrain_step(&st, B, S, ids, types, mask, &r1, 1.0f,
+                                   &s1, &err), &err);
+    param_zero_grad(&st.ps);
+    CHECK_OK(electra_pretrain_step(&st, B, S, ids, types, mask, &r2, 1.0f,
+                                   &s2, &err), &err);
+    CHECK(s1.loss == s2.loss && s1.n_replaced == s2.n_replaced,
+          "same seed, different step: %g vs %g", s1.loss, s2.loss);
+    CHECK(s1.n_masked > 0 && s1.n_tokens == 73, "masked %d tokens %d",
+          s1.n_masked, s1.n_tokens);
+    optimizer opt;
+    optim_config oc;
+    optim_config_default(&oc, OPTIM_ADAMW);
+    CHECK_OK(optim_init(&opt, &oc, &st.ps, &err), &err);
+    for (int i = 0; i < 30; i++) {
+        rng_seed(&r1, 9); /* the same masks and samples every time */
+        param_zero_grad(&st.ps);
+        CHECK_OK(electra_pretrain_step(&st, B, S, ids, types, mask, &r1,
+                                       1.0f, &last, &err), &err);
+        optim_clip_grad_norm(&st.ps, 1.0f);
+        optim_step(&opt, 1e-3f);
+    }
+    fprintf(stderr, "  30 AdamW steps: loss %.3f -> %.3f\n", s1.loss,
+            last.loss);
+    CHECK(last.loss < 0.8 * s1.loss, "loss %g -> %g", s1.loss, last.loss);
+    optim_free(&opt);
+    free(ids);
+    free(types);
+    free(mask);
+    st_close(&g);
+    electra_pretrain_free(&st);
+}
+
+/* A smaller batch after a larger one reuses the activations correctly:
+ * the same loss and gradients as a fresh model. */
+static void test_shape_change(void) {
+    electra_trainable a, b;
+    st_file g;
+    int64_t n;
+    t5e_err err = {0};
+    golden_open(DISC "/golden.safetensors", &g);
+    int32_t *ids = golden_i32(&g, "input_ids", &n);
+    int32_t *types = golden_i32(&g, "token_type_ids", &n);
+    int32_t *mask = golden_i32(&g, "attention_mask", &n);
+    int32_t *labels = golden_i32(&g, "labels", &n);
+    int S = (int)golden_tensor(&g, "input_ids")->shape[1], S2 = 12;
+    int32_t ids2[2 * 12], types2[2 * 12], mask2[2 * 12], lab2[2 * 12];
+    for (int b2 = 0; b2 < 2; b2++) /* rows 1 and 3, first 12 tokens */
+        for (int s = 0; s < S2; s++) {
+            int src = (1 + 2 * b2) * S + s, dst = b2 * S2 + s;
+            ids2[dst] = ids[src], types2[dst] = types[src];
+            mask2[dst] = mask[src], lab2[dst] = labels[src];
+        }
+    load_trainable(&a, DISC);
+    load_trainable(&b, DISC);
+    double la, lb;
+    CHECK_OK(electra_trainable_step(&a, 4, S, ids, types, mask, labels,
+                                    NULL, 1.0f, &la, &err), &err);
+    param_zero_grad(&a.ps);
+    CHECK_OK(electra_trainable_step(&a, 2, S2, ids2, types2, mask2, lab2,
+                                    NULL, 1.0f, &la, &err), &err);
+    CHECK_OK(electra_trainable_step(&b, 2, S2, ids2, types2, mask2, lab2,
+                                    NULL, 1.0f, &lb, &err), &err);
+    CHECK(la == lb, "loss %.9g after a larger batch, %.9g fresh", la, lb);
+    CHECK(!memcmp(a.ps.grad, b.ps.grad, a.ps.total * sizeof(float)),
+          "gradients differ after a larger batch");
+    free(ids), free(types), free(mask), free(labels);
+    electra_trainable_free(&a);
+    electra_trainable_free(&b);
+    st_close(&g);
+}
+
+/* The training forward (with its vectorized GELU) against the golden
+ * logits, with the forward rule |c-g| <= 1e-4 (|g| + max_abs). */
+static void test_train_forward_logits(void) {
+    electra_trainable t;
+    st_file g;
+    int64_t n;
+    t5e_err err = {0};
+    golden_open(DISC "/golden.safetensors", &g);
+    load_trainable(&t, DISC);
+    int B = (int)golden_tensor(&g, "input_ids")->shape[0];
+    int S = (int)golden_tensor(&g, "input_ids")->shape[1];
+    int32_t *ids = golden_i32(&g, "input_ids", &n);
+    int32_t *types = golden_i32(&g, "token_type_ids", &n);
+    int32_t *mask = golden_i32(&g, "attention_mask", &n);
+    int32_t *labels = golden_i32(&g, "labels", &n);
+    float *want = golden_f32(&g, "logits", &n);
+    float *got = calloc((size_t)n, sizeof *got);
+    CHECK_OK(electra_net_prepare(&t.net, B, S, ids, types, mask, &err),
+             &err);
+    electra_net_forward(&t.net, B, S, ids, types, mask);
+    electra_disc_head(&t.net, B, S, labels, mask, 1.0f, got, NULL);
+    CHECK(check_close("train forward logits", got, want, n, 1e-4, -1),
+          "logits");
+    free(ids), free(types), free(mask), free(labels), free(want), free(got);
+    electra_trainable_free(&t);
+    st_close(&g);
+}
+
+int main(void) {
+    RUN(test_discriminator_grads);
+    RUN(test_generator_grads);
+    RUN(test_classifier_grads);
+    RUN(test_pretraining_step);
+    RUN(test_train_forward_logits);
+    RUN(test_shape_change);
+    RUN(test_save_load_roundtrip);
+    RUN(test_pretrain_save);
+    RUN(test_init_random);
+    RUN(test_mask_rules);
+    RUN(test_pretrain_step_trains);
+    return harness_finish();
+}
