@@ -22,6 +22,8 @@ int cmd_plot(int argc, char **argv);
 int cmd_pretrain_t5(int argc, char **argv);
 int cmd_finetune_t5(int argc, char **argv);
 int cmd_evaluate_t5(int argc, char **argv);
+int cmd_pretrain_electra(int argc, char **argv);
+int cmd_train_classifier(int argc, char **argv);
 
 /* Prints "t5e <cmd>: <msg>" to stderr; returns 1. */
 int cli_fail(const char *cmd, const t5e_err *err);
