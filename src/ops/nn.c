@@ -137,24 +137,3 @@ void op_attention_row_probs(float *p, const float *q, const float *k,
     }
     op_softmax(p, a->Tk);
 }
-
-void op_attention(float *out, const float *q, const float *k,
-                  const float *v, const attn_shape *a) {
-    int total = a->H * a->Tq;
-#pragma omp parallel
-    {
-        float p[a->Tk > 0 ? a->Tk : 1];
-#pragma omp for schedule(static)
-        for (int hi = 0; hi < total; hi++) {
-            int h = hi / a->Tq, i = hi % a->Tq;
-            float *oi = out + (size_t)i * a->o_stride + h * a->dk;
-            op_attention_row_probs(p, q, k, h, i, a);
-            memset(oi, 0, (size_t)a->dk * sizeof *oi);
-            for (int j = 0; j < a->Tk; j++) {
-                const float *vj = v + (size_t)j * a->kv_stride + h * a->dk;
-                for (int d = 0; d < a->dk; d++)
-                    oi[d] += p[j] * vj[d];
-            }
-        }
-    }
-}

@@ -44,6 +44,17 @@ void op_activate_backward(float *dx, const float *dy, const float *x,
  * (overwritten), accumulates dk, dv (+=) and, when dbias is not NULL,
  * dbias [H, Tq, Tk] (+=, same addressing as the forward bias).
  */
+/* The same as plain loops (attention_ref.c): the reference in tests. */
+void op_attention_ref(float *out, const float *q, const float *k,
+                      const float *v, const attn_shape *a);
+void op_attention_probs_ref(float *out, float *p, const float *q,
+                            const float *k, const float *v,
+                            const attn_shape *a);
+void op_attention_backward_ref(float *dq, float *dk, float *dv,
+                               float *dbias, const float *dout,
+                               const float *p, const float *q,
+                               const float *k, const float *v,
+                               const attn_shape *a);
 void op_attention_probs(float *out, float *p, const float *q,
                         const float *k, const float *v, const attn_shape *a);
 void op_attention_backward(float *dq, float *dk, float *dv, float *dbias,
