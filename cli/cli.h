@@ -22,6 +22,7 @@ int cmd_plot(int argc, char **argv);
 int cmd_pretrain_t5(int argc, char **argv);
 int cmd_finetune_t5(int argc, char **argv);
 int cmd_evaluate_t5(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_pretrain_electra(int argc, char **argv);
 int cmd_train_classifier(int argc, char **argv);
 

@@ -22,6 +22,7 @@ static const struct {
     {"pretrain-t5", cmd_pretrain_t5, "pretrain T5 by span corruption"},
     {"finetune-t5", cmd_finetune_t5, "fine-tune T5 on text-to-text pairs"},
     {"evaluate-t5", cmd_evaluate_t5, "T5 BLEU and exact match on pairs"},
+    {"convert", cmd_convert, "a model folder in f32, f16 or bf16"},
     {"pretrain-electra", cmd_pretrain_electra,
      "pretrain ELECTRA by replaced-token detection"},
     {"train-classifier", cmd_train_classifier,

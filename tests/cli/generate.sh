@@ -62,3 +62,16 @@ expect_fail "bad number" 2 "num-beams" "$BIN" generate -m $M --num-beams x hi
 expect_fail "bad id" 1 "outside the vocabulary" sh -c "echo '5 99999 1' | $BIN generate -m $M --ids"
 expect_fail "too long" 1 "longer than" sh -c "seq 1 20000 | tr '\n' ' ' | sed 's/\$/\n/' | $BIN generate -m $M --ids"
 expect_fail "returns > beams" 1 "num_return_sequences" "$BIN" generate -m $M --num-return-sequences 3 hi
+
+# convert: half the bytes, loads and generates through the usual path
+"$BIN" convert -m $M --dtype f16 --output-dir "$tmp/f16" 2> "$tmp/err"
+check "convert exit 0" test $? -eq 0
+full=$(stat -c %s $M/model.safetensors)
+half=$(stat -c %s "$tmp/f16/model.safetensors")
+check "f16 is about half" test $((half * 2)) -lt $((full + 4096))
+check "f16 copies the tokenizer" cmp -s $M/spiece.model "$tmp/f16/spiece.model"
+check "f16 generates" "$BIN" generate -m "$tmp/f16" --max-new-tokens 4 hello
+"$BIN" convert -m "$tmp/f16" --dtype f32 --output-dir "$tmp/f32" 2> "$tmp/err"
+check "back to f32 generates" "$BIN" generate -m "$tmp/f32" --max-new-tokens 4 hello
+expect_fail "convert bad dtype" 2 "unknown dtype" "$BIN" convert -m $M --dtype q3 --output-dir "$tmp/x"
+expect_fail "convert missing folder" 1 "/no/such" "$BIN" convert -m /no/such --dtype f16 --output-dir "$tmp/x"
