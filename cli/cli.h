@@ -26,6 +26,13 @@ int cmd_convert(int argc, char **argv);
 int cmd_pretrain_electra(int argc, char **argv);
 int cmd_train_classifier(int argc, char **argv);
 
+/*
+ * The folder of a model shipped with t5e, looked for in $T5E_MODELS, then
+ * in models/ beside the folder of the executable (build/t5e ->
+ * models/NAME), then in ./models.  NULL when none exists.
+ */
+const char *cli_default_model(const char *name, char *buf, size_t n);
+
 /* Prints "t5e <cmd>: <msg>" to stderr; returns 1. */
 int cli_fail(const char *cmd, const t5e_err *err);
 /* Prints a usage error and "see --help"; returns 2. */

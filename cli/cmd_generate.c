@@ -5,6 +5,9 @@
 
 #include "cli.h"
 
+/* The tiny English-German T5 that t5e trained and ships. */
+#define DEFAULT_MODEL "t5-tiny-ende"
+
 static const char usage_text[] =
 "usage: t5e generate -m DIR [options] [TEXT]\n"
 "\n"
@@ -14,7 +17,8 @@ static const char usage_text[] =
 "reference's generate() and then from DIR/generation_config.json.\n"
 "\n"
 "options:\n"
-"  -m, --model DIR            model folder (required)\n"
+"  -m, --model DIR            model folder (default: the shipped\n"
+"                             models/t5-tiny-ende, English to German)\n"
 "  --max-new-tokens N         most tokens to generate (default 19, or\n"
 "                             generation_config's max_length - 1)\n"
 "  --min-new-tokens N         </s> is forbidden before N tokens (default 0)\n"
@@ -148,8 +152,14 @@ static int parse_args(int argc, char **argv, gen_args *a) {
                                   optarg, long_opts[c - OPT_MAX_NEW + 1].name);
         }
     }
+    static char shipped[4096];
     if (!a->model)
-        return cli_usage_error("generate", "-m DIR is required");
+        a->model = cli_default_model(DEFAULT_MODEL, shipped,
+                                     sizeof shipped);
+    if (!a->model)
+        return cli_usage_error("generate", "-m DIR is required (the "
+                               "default models/%s is not there)",
+                               DEFAULT_MODEL);
     return -1;
 }
 

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -58,6 +60,31 @@ int main(int argc, char **argv) {
     fprintf(stderr, "t5e: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *cli_default_model(const char *name, char *buf, size_t n) {
+    const char *env = getenv("T5E_MODELS");
+    if (env && snprintf(buf, n, "%s/%s", env, name) < (int)n && is_dir(buf))
+        return buf;
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/'); /* drop the file name */
+        if (slash)
+            *slash = '\0';
+        if (snprintf(buf, n, "%s/../models/%s", exe, name) < (int)n &&
+            is_dir(buf))
+            return buf;
+    }
+    if (snprintf(buf, n, "models/%s", name) < (int)n && is_dir(buf))
+        return buf;
+    return NULL;
 }
 
 int cli_fail(const char *cmd, const t5e_err *err) {
