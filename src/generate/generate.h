@@ -25,7 +25,10 @@ float rng_uniform(rng_state *r);
  * token), then softmax.  Returns the sampled id.
  */
 int sample_token(float *logits, int V, const t5e_generate_options *opt,
-                 rng_state *rng);
+                 rng_state *rng, void *scratch);
+/* Bytes of the scratch sample_token needs for V logits (allocated once
+ * per generation, so decoding allocates nothing per token). */
+size_t sample_scratch_bytes(int V);
 
 /* Index of the largest value; the first one on ties, as argmax. */
 int argmax(const float *x, int n);

@@ -51,16 +51,12 @@ static int cmp_desc(const void *a, const void *b) {
 }
 
 /* Keeps values >= the k-th largest (ties at the k-th are kept). */
-static void top_k_filter(float *x, int V, int k) {
+static void top_k_filter(float *x, int V, int k, float *sorted) {
     if (k <= 0 || k >= V)
-        return;
-    float *sorted = malloc((size_t)V * sizeof *sorted);
-    if (!sorted)
         return;
     memcpy(sorted, x, (size_t)V * sizeof *x);
     qsort(sorted, (size_t)V, sizeof *sorted, cmp_desc);
     float kth = sorted[k - 1];
-    free(sorted);
     for (int i = 0; i < V; i++)
         if (x[i] < kth)
             x[i] = -INFINITY;
@@ -82,16 +78,10 @@ static int cmp_prob_asc(const void *a, const void *b) {
  * Nucleus filter: sorts ascending and drops the tokens whose cumulative
  * probability stays <= 1 - top_p, always keeping the most likely one.
  */
-static void top_p_filter(float *x, int V, float top_p) {
+static void top_p_filter(float *x, int V, float top_p, prob_id *pi,
+                         float *p) {
     if (top_p >= 1.0f)
         return;
-    prob_id *pi = malloc((size_t)V * sizeof *pi);
-    float *p = malloc((size_t)V * sizeof *p);
-    if (!pi || !p) {
-        free(pi);
-        free(p);
-        return;
-    }
     memcpy(p, x, (size_t)V * sizeof *p);
     op_softmax(p, V);
     for (int i = 0; i < V; i++)
@@ -103,17 +93,21 @@ static void top_p_filter(float *x, int V, float top_p) {
         if (cum <= 1.0f - top_p)
             x[pi[i].id] = -INFINITY;
     }
-    free(pi);
-    free(p);
+}
+
+size_t sample_scratch_bytes(int V) {
+    return (size_t)V * (sizeof(prob_id) + 2 * sizeof(float));
 }
 
 int sample_token(float *logits, int V, const t5e_generate_options *opt,
-                 rng_state *rng) {
+                 rng_state *rng, void *scratch) {
+    prob_id *pi = scratch;
+    float *sorted = (float *)(pi + V), *p = sorted + V;
     if (opt->temperature != 1.0f)
         for (int i = 0; i < V; i++)
             logits[i] /= opt->temperature;
-    top_k_filter(logits, V, opt->top_k);
-    top_p_filter(logits, V, opt->top_p);
+    top_k_filter(logits, V, opt->top_k, sorted);
+    top_p_filter(logits, V, opt->top_p, pi, p);
     op_softmax(logits, V);
     float u = rng_uniform(rng), cum = 0.0f;
     int last = 0;

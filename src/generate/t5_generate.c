@@ -124,8 +124,10 @@ static t5e_status decode_simple(t5e_t5 *m, t5_decode_state *st, int B,
     int32_t *gen = xmalloc_array((size_t)N * maxn, sizeof *gen);
     int *len = xcalloc((size_t)N, sizeof *len), *done = xcalloc(N, 4);
     float *logits = xmalloc_array((size_t)N * V, sizeof *logits);
+    void *scratch = o->do_sample ? malloc(sample_scratch_bytes(V)) : NULL;
     t5e_status s = T5E_OK;
-    if (!tok || !gen || !len || !done || !logits)
+    if (!tok || !gen || !len || !done || !logits ||
+        (o->do_sample && !scratch))
         s = err_set(err, T5E_ERR_NOMEM, "out of memory");
     rng_state rng;
     rng_seed(&rng, o->seed);
@@ -142,7 +144,7 @@ static t5e_status decode_simple(t5e_t5 *m, t5_decode_state *st, int B,
             }
             if (step < o->min_new_tokens)
                 lr[c->eos_token_id] = -INFINITY;
-            int id = o->do_sample ? sample_token(lr, V, o, &rng)
+            int id = o->do_sample ? sample_token(lr, V, o, &rng, scratch)
                                   : argmax(lr, V);
             gen[(size_t)r * maxn + len[r]++] = id;
             tok[r] = id;
@@ -165,7 +167,7 @@ static t5e_status decode_simple(t5e_t5 *m, t5_decode_state *st, int B,
                                len[r], NAN, err);
         }
     }
-    free(tok), free(gen), free(len), free(done), free(logits);
+    free(tok), free(gen), free(len), free(done), free(logits), free(scratch);
     return s;
 }
 
