@@ -157,6 +157,40 @@ static void test_sampling(void) {
     t5e_t5_free(m);
 }
 
+/* top_k 1 leaves only the argmax, so sampling must equal greedy; top_p
+ * tiny does the same. */
+static void test_sampling_filters(void) {
+    t5e_t5 *m = load("t5-tiny-v1.0");
+    int32_t in[] = {3, 507, 36, 162, 241, 30, 23, 189, 1};
+    const int32_t *rows[] = {in};
+    int lens[] = {9};
+    t5e_generate_options g, s;
+    t5e_generate_options_default(&g);
+    g.max_new_tokens = 12;
+    s = g;
+    s.do_sample = 1;
+    s.seed = 3;
+    t5e_generation a = {0}, b = {0}, c = {0};
+    t5e_err err = {0};
+    CHECK_OK(t5e_t5_generate(m, 1, rows, lens, &g, &a, &err), &err);
+    s.top_k = 1;
+    CHECK_OK(t5e_t5_generate(m, 1, rows, lens, &s, &b, &err), &err);
+    s.top_k = 0;
+    s.top_p = 1e-6f;
+    CHECK_OK(t5e_t5_generate(m, 1, rows, lens, &s, &c, &err), &err);
+    CHECK(a.seqs[0].n == b.seqs[0].n && a.seqs[0].n == c.seqs[0].n,
+          "lengths %d %d %d", a.seqs[0].n, b.seqs[0].n, c.seqs[0].n);
+    if (a.seqs[0].n == b.seqs[0].n && a.seqs[0].n == c.seqs[0].n) {
+        check_ids("top_k 1 vs greedy", b.seqs[0].ids, a.seqs[0].ids,
+                  a.seqs[0].n);
+        check_ids("top_p tiny vs greedy", c.seqs[0].ids, a.seqs[0].ids,
+                  a.seqs[0].n);
+    }
+    t5e_generation_free(&a), t5e_generation_free(&b);
+    t5e_generation_free(&c);
+    t5e_t5_free(m);
+}
+
 static void test_bad_options(void) {
     t5e_t5 *m = load("t5-tiny-v1.0");
     t5e_generate_options opt;
@@ -185,6 +219,7 @@ int main(void) {
     RUN(test_greedy);
     RUN(test_beam);
     RUN(test_sampling);
+    RUN(test_sampling_filters);
     RUN(test_bad_options);
     return harness_finish();
 }
