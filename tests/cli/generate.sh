@@ -56,7 +56,12 @@ expect_fail() { # name, exit code, message part, command...
     fi
 }
 expect_fail "missing folder" 1 "/no/such/model" "$BIN" generate -m /no/such/model hi
-expect_fail "no -m" 2 "-m DIR" "$BIN" generate hi
+# without -m, the shipped model runs
+"$BIN" generate "translate English to German: How are you?" > "$tmp/default" 2>&1
+check "default model runs" test $? -eq 0
+check "default model answers in German" grep -q "Wie" "$tmp/default"
+T5E_MODELS=/nonexistent "$BIN" generate --max-new-tokens 2 hi > /dev/null 2>&1
+check "default model found beside the binary" test $? -eq 0
 expect_fail "bad option" 2 "see" "$BIN" generate -m $M --frobnicate hi
 expect_fail "bad number" 2 "num-beams" "$BIN" generate -m $M --num-beams x hi
 expect_fail "bad id" 1 "outside the vocabulary" sh -c "echo '5 99999 1' | $BIN generate -m $M --ids"
