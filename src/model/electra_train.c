@@ -829,13 +829,16 @@ t5e_status electra_mlm_head(electra_net *n, int B, int S,
 
     /* xg [R, H], pre, act, nrm, dn [R, E], lab [R], logits [R, V] */
     size_t RV = (size_t)R * V, RE = (size_t)R * E, RH = (size_t)R * H;
-    float *xg = head_reserve(a, RV + 4 * RE + 2 * RH + R + 64);
+    float *xg = head_reserve(a, RV + 4 * RE + 2 * RH + 3 * (size_t)R + 64);
     if (!xg)
         return err_set(err, T5E_ERR_NOMEM, "electra: out of memory for the "
                        "generator head over %d rows", R);
     float *pre = xg + RH, *act = pre + RE, *nrm = act + RE, *dn = nrm + RE;
     float *dxg = dn + RE, *logits = dxg + RH;
     int32_t *lab = (int32_t *)(logits + RV);
+    /* per-row losses, summed in row order: the total must not depend on
+     * which thread took which rows */
+    double *row_loss = (double *)(((uintptr_t)(lab + R) + 7) & ~(uintptr_t)7);
     for (int r = 0; r < R; r++) {
         memcpy(xg + (size_t)r * H, a->x + (size_t)a->rows[r] * H,
                H * sizeof *xg);
@@ -850,12 +853,14 @@ t5e_status electra_mlm_head(electra_net *n, int B, int S,
     /* samples (no gradient), the loss and d logits, rows in parallel */
     uint64_t base = rng ? rng_next(rng) : 0;
     double sum = 0;
-#pragma omp parallel for schedule(dynamic, 4) reduction(+ : sum)
+#pragma omp parallel for schedule(dynamic, 4)
     for (int r = 0; r < R; r++) {
         int32_t *dst = rng ? &sampled[a->rows[r]] : NULL;
-        sum += mlm_row(logits + (size_t)r * V, V, lab[r], scale / R,
-                        rng ? row_uniform(base, r) : -1.0, dst);
+        row_loss[r] = mlm_row(logits + (size_t)r * V, V, lab[r], scale / R,
+                              rng ? row_uniform(base, r) : -1.0, dst);
     }
+    for (int r = 0; r < R; r++)
+        sum += row_loss[r];
     *loss = sum / R;
 
     op_linear_backward(dn, G(g->hout_w), G(g->hout_b), logits, nrm,
