@@ -95,8 +95,8 @@ static void usage_pretrain(FILE *o, const electra_args *d) {
             d->eval_examples);
     train_args_help(o, &d->ta);
     fputs("\nDefaults of --size small are ELECTRA-Small's (lr 5e-4, batch "
-          "128, warmup\n10000, 1M steps); --size tiny: lr 1e-3, batch 32, "
-          "warmup 100, 1000 steps.\n", o);
+          "128, warmup\n10000, 1M steps); --size tiny: lr 2e-4, batch 32, "
+          "warmup 200, 1000 steps.\n", o);
 }
 
 static void usage_classifier(FILE *o, const electra_args *d) {
@@ -158,9 +158,12 @@ static void defaults(electra_args *a, int pretrain, const char *size) {
         a->eval_examples = tiny ? 128 : 512;
         /* ELECTRA-Small: Adam without bias correction, eps 1e-6, decay
          * 0.01, warmup then linear decay, clipping at 1 */
-        train_args_init(&a->ta, tiny ? 32 : 128, tiny ? 1e-3 : 5e-4,
+        /* tiny: at 1e-3 with a short warmup the post-LN discriminator
+         * collapsed to a constant output within 250 steps; 2e-4 with a
+         * 200-step warmup learns (held-out AUC 0.77 at step 200) */
+        train_args_init(&a->ta, tiny ? 32 : 128, tiny ? 2e-4 : 5e-4,
                         tiny ? 1000 : 1000000, "adamw-electra", "electra");
-        a->ta.tc.sched.warmup = tiny ? 100 : 10000;
+        a->ta.tc.sched.warmup = tiny ? 200 : 10000;
         a->ta.tc.save_steps = tiny ? 250 : 10000;
         a->ta.tc.eval_steps = tiny ? 250 : 10000;
         a->ta.tc.log_steps = tiny ? 10 : 100;
