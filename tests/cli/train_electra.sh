@@ -132,7 +132,7 @@ for o in output-dir max-steps batch-size learning-rate warmup-steps \
 done
 check "pretrain help small defaults" grep -q "default 0.0005" "$tmp/help"
 "$BIN" pretrain-electra --size tiny --help > "$tmp/help"
-check "pretrain help tiny defaults" grep -q "default 0.001" "$tmp/help"
+check "pretrain help tiny defaults" grep -q "default 0.0002" "$tmp/help"
 "$BIN" train-classifier --help > "$tmp/help"
 for o in model train dev task metric num-epochs max-seq-length \
          layerwise-lr-decay from-scratch output-dir max-steps learning-rate; do
