@@ -145,8 +145,8 @@ static t5e_status read_strings(const config_file *cf, t5e_electra *m,
     return s;
 }
 
-static t5e_status read_sizes(const config_file *cf, t5e_electra_config *c,
-                             t5e_err *err) {
+t5e_status electra_read_sizes(const config_file *cf,
+                              t5e_electra_config *c, t5e_err *err) {
     const long big = 1 << 24;
     t5e_status s = T5E_OK;
     if (!s) s = config_int(cf, "vocab_size", 30522, 1, 1L << 28,
@@ -187,7 +187,7 @@ static t5e_status read_config(const char *dir, t5e_electra *m, int *head,
     t5e_status s = config_open(path, &cf, err);
     if (s)
         return s;
-    s = read_sizes(&cf, &m->cfg, err);
+    s = electra_read_sizes(&cf, &m->cfg, err);
     if (!s)
         s = read_strings(&cf, m, err);
     if (!s)

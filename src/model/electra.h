@@ -17,6 +17,7 @@
 #ifndef T5E_ELECTRA_H
 #define T5E_ELECTRA_H
 
+#include "io/config.h"
 #include "io/weights.h"
 
 /* One post-LN BERT layer; all pointers into the weight store. */
@@ -116,5 +117,10 @@ void electra_attention_ref(const t5e_electra *m, int B, int S,
 void electra_attention(const t5e_electra *m, int B, int S,
                        const int32_t *mask, const float *q, const float *k,
                        const float *v, float *ctx, float *scratch);
+
+/* The size keys of an ELECTRA config.json, with the reference's
+ * defaults, checked (hidden_size a multiple of the head count). */
+t5e_status electra_read_sizes(const config_file *cf,
+                              t5e_electra_config *c, t5e_err *err);
 
 #endif

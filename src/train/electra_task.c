@@ -20,38 +20,16 @@
 /* Shapes                                                              */
 /* ------------------------------------------------------------------ */
 
+/* The sizes as the inference loader reads them, plus hidden_act. */
 static t5e_status read_sizes(const config_file *cf, t5e_electra_config *c,
                              t5e_err *err) {
-    const long big = 1 << 24;
     const char *act;
-    t5e_status s = config_int(cf, "vocab_size", 30522, 1, 1L << 28,
-                              &c->vocab_size, err);
-    if (!s) s = config_int(cf, "embedding_size", 128, 1, big,
-                           &c->embedding_size, err);
-    if (!s) s = config_int(cf, "hidden_size", 256, 1, big,
-                           &c->hidden_size, err);
-    if (!s) s = config_int(cf, "num_hidden_layers", 12, 1, 1024,
-                           &c->num_hidden_layers, err);
-    if (!s) s = config_int(cf, "num_attention_heads", 4, 1, big,
-                           &c->num_attention_heads, err);
-    if (!s) s = config_int(cf, "intermediate_size", 1024, 1, big,
-                           &c->intermediate_size, err);
-    if (!s) s = config_int(cf, "max_position_embeddings", 512, 1, big,
-                           &c->max_position_embeddings, err);
-    if (!s) s = config_int(cf, "type_vocab_size", 2, 1, big,
-                           &c->type_vocab_size, err);
-    if (!s) s = config_int(cf, "pad_token_id", 0, 0, c->vocab_size - 1,
-                           &c->pad_token_id, err);
-    if (!s) s = config_float(cf, "layer_norm_eps", 1e-12,
-                             &c->layer_norm_eps, err);
-    if (!s) s = config_string(cf, "hidden_act", "gelu", &act, err);
+    t5e_status s = electra_read_sizes(cf, c, err);
+    if (!s)
+        s = config_string(cf, "hidden_act", "gelu", &act, err);
     if (!s && !op_activation_from_name(act, &c->hidden_act))
         s = err_set(err, T5E_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not "
                     "supported", cf->path, act);
-    if (!s && c->hidden_size % c->num_attention_heads)
-        s = err_set(err, T5E_ERR_CONFIG, "%s: hidden_size %d is not a "
-                    "multiple of num_attention_heads %d", cf->path,
-                    c->hidden_size, c->num_attention_heads);
     return s;
 }
 
@@ -157,30 +135,6 @@ static t5e_status copy_tokenizer(const char *vocab, const char *dir,
                             err);
     }
     return s;
-}
-
-/* The readers' states are plain structs: stored as hex of their bytes. */
-static void add_hex(cJSON *o, const char *key, const void *p, size_t n) {
-    char *hex = malloc(2 * n + 1);
-    if (!hex)
-        return;
-    for (size_t i = 0; i < n; i++)
-        sprintf(hex + 2 * i, "%02x", ((const unsigned char *)p)[i]);
-    cJSON_AddStringToObject(o, key, hex);
-    free(hex);
-}
-
-static int get_hex(const cJSON *o, const char *key, void *p, size_t n) {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsString(s) || strlen(s->valuestring) != 2 * n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s->valuestring + 2 * i, "%2x", &v) != 1)
-            return 0;
-        ((unsigned char *)p)[i] = (unsigned char)v;
-    }
-    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -380,8 +334,8 @@ static t5e_status pre_save_state(void *ctx, cJSON *obj, t5e_err *err) {
     electra_pretrain_task *t = ctx;
     electra_data_state st;
     electra_data_state_get(&t->data, &st);
-    add_hex(obj, "electra_data", &st, sizeof st);
-    add_hex(obj, "mask_rng", &t->rng, sizeof t->rng);
+    json_add_bytes(obj, "electra_data", &st, sizeof st);
+    json_add_bytes(obj, "mask_rng", &t->rng, sizeof t->rng);
     return T5E_OK;
 }
 
@@ -389,8 +343,8 @@ static t5e_status pre_load_state(void *ctx, const cJSON *obj,
                                  t5e_err *err) {
     electra_pretrain_task *t = ctx;
     electra_data_state st;
-    if (!get_hex(obj, "electra_data", &st, sizeof st) ||
-        !get_hex(obj, "mask_rng", &t->rng, sizeof t->rng))
+    if (!json_get_bytes(obj, "electra_data", &st, sizeof st) ||
+        !json_get_bytes(obj, "mask_rng", &t->rng, sizeof t->rng))
         return err_set(err, T5E_ERR_FORMAT, "trainer state: bad "
                        "electra_data or mask_rng");
     return electra_data_restore(&t->data, &st, err);

@@ -290,40 +290,16 @@ static t5e_status load_fn(void *ctx, const char *dir, t5e_err *err) {
     return t5_trainable_read_weights(t->model, dir, err);
 }
 
-/* The readers' states are plain structs: stored as hex of their bytes. */
-static void add_hex(cJSON *o, const char *key, const void *p, size_t n) {
-    char *hex = malloc(2 * n + 1);
-    if (!hex)
-        return;
-    for (size_t i = 0; i < n; i++)
-        sprintf(hex + 2 * i, "%02x", ((const unsigned char *)p)[i]);
-    cJSON_AddStringToObject(o, key, hex);
-    free(hex);
-}
-
-static int get_hex(const cJSON *o, const char *key, void *p, size_t n) {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsString(s) || strlen(s->valuestring) != 2 * n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s->valuestring + 2 * i, "%2x", &v) != 1)
-            return 0;
-        ((unsigned char *)p)[i] = (unsigned char)v;
-    }
-    return 1;
-}
-
 static t5e_status save_state_fn(void *ctx, cJSON *obj, t5e_err *err) {
     t5_task *t = ctx;
     if (t->opt.kind == T5_PRETRAIN) {
         span_data_state st;
         span_data_state_get(&t->span, &st);
-        add_hex(obj, "span_data", &st, sizeof st);
+        json_add_bytes(obj, "span_data", &st, sizeof st);
     } else {
         t2t_mix_state st;
         t2t_mix_state_get(&t->mix, &st);
-        add_hex(obj, "t2t_mix", &st, sizeof st);
+        json_add_bytes(obj, "t2t_mix", &st, sizeof st);
     }
     return T5E_OK;
 }
@@ -332,13 +308,13 @@ static t5e_status load_state_fn(void *ctx, const cJSON *obj, t5e_err *err) {
     t5_task *t = ctx;
     if (t->opt.kind == T5_PRETRAIN) {
         span_data_state st;
-        if (!get_hex(obj, "span_data", &st, sizeof st))
+        if (!json_get_bytes(obj, "span_data", &st, sizeof st))
             return err_set(err, T5E_ERR_FORMAT, "trainer state: bad "
                            "span_data");
         return span_data_restore(&t->span, &st, err);
     }
     t2t_mix_state st;
-    if (!get_hex(obj, "t2t_mix", &st, sizeof st))
+    if (!json_get_bytes(obj, "t2t_mix", &st, sizeof st))
         return err_set(err, T5E_ERR_FORMAT, "trainer state: bad t2t_mix");
     return t2t_mix_restore(&t->mix, &st, err);
 }

@@ -50,6 +50,30 @@ int json_get_u64s(const cJSON *obj, const char *key, uint64_t *v, int n) {
     return 1;
 }
 
+/* Plain structs (reader states) as hex of their bytes. */
+void json_add_bytes(cJSON *obj, const char *key, const void *p, size_t n) {
+    char *hex = malloc(2 * n + 1);
+    if (!hex)
+        return;
+    for (size_t i = 0; i < n; i++)
+        sprintf(hex + 2 * i, "%02x", ((const unsigned char *)p)[i]);
+    cJSON_AddStringToObject(obj, key, hex);
+    free(hex);
+}
+
+int json_get_bytes(const cJSON *obj, const char *key, void *p, size_t n) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsString(s) || strlen(s->valuestring) != 2 * n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s->valuestring + 2 * i, "%2x", &v) != 1)
+            return 0;
+        ((unsigned char *)p)[i] = (unsigned char)v;
+    }
+    return 1;
+}
+
 typedef struct {
     const trainer_config *cfg;
     trainer_task *task;

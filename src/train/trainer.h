@@ -64,5 +64,9 @@ t5e_status trainer_run(const trainer_config *cfg, trainer_task *task,
 /* An RNG state as a JSON string (and back), for task states. */
 void json_add_u64s(cJSON *obj, const char *key, const uint64_t *v, int n);
 int json_get_u64s(const cJSON *obj, const char *key, uint64_t *v, int n);
+/* A plain struct as hex of its bytes (and back; 0 when absent or of
+ * another size).  Same machine and build only: states are not portable. */
+void json_add_bytes(cJSON *obj, const char *key, const void *p, size_t n);
+int json_get_bytes(const cJSON *obj, const char *key, void *p, size_t n);
 
 #endif
