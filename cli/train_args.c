@@ -24,6 +24,10 @@ void train_args_help(FILE *o, const train_args *d) {
 "  --output-dir DIR           where checkpoints, metrics and the final\n"
 "                             model go (required)\n"
 "  --max-steps N              optimizer steps (default %ld)\n"
+"  --max-time SECONDS         stop after the step that ends past this\n"
+"                             much time of this run, saving as after the\n"
+"                             last step (default 0: no limit; schedules\n"
+"                             still run over --max-steps)\n"
 "  --batch-size N             examples per step (default %ld)\n"
 "  --gradient-accumulation-steps N\n"
 "                             micro-batches per step (default 1)\n"
@@ -76,6 +80,11 @@ int train_args_parse(train_args *a, int code, const char *arg) {
         if (!cli_parse_float(arg, 0, 1e9, &x))
             return -1;
         c->max_grad_norm = (float)x;
+        return 1;
+    case TA_MAX_TIME:
+        if (!cli_parse_float(arg, 0, 1e9, &x))
+            return -1;
+        c->max_time = x;
         return 1;
     default:
         break;

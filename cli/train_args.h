@@ -24,7 +24,7 @@ enum {
     TA_OUTPUT_DIR = 1000, TA_MAX_STEPS, TA_BATCH, TA_LR, TA_WARMUP, TA_WD,
     TA_SEED, TA_RESUME, TA_OPTIMIZER, TA_SCHEDULE, TA_SAVE_STEPS,
     TA_EVAL_STEPS, TA_LOG_STEPS, TA_CLIP, TA_ACCUM, TA_THREADS, TA_KEEP,
-    TA_KILL_AT
+    TA_KILL_AT, TA_MAX_TIME
 };
 
 #define TRAIN_ARGS_LONG_OPTIONS                                         \
@@ -45,7 +45,8 @@ enum {
     {"gradient-accumulation-steps", required_argument, 0, TA_ACCUM},    \
     {"threads", required_argument, 0, TA_THREADS},                      \
     {"save-total-limit", required_argument, 0, TA_KEEP},                \
-    {"kill-at-checkpoint", required_argument, 0, TA_KILL_AT}
+    {"kill-at-checkpoint", required_argument, 0, TA_KILL_AT},           \
+    {"max-time", required_argument, 0, TA_MAX_TIME}
 
 /* The help lines of the shared options, given the command's defaults. */
 void train_args_help(FILE *out, const train_args *defaults);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "train/checkpoint.h"
 #include "train/progress.h"
@@ -220,6 +221,26 @@ static int due(long step, long every, long last) {
     return step == last || (every > 0 && step % every == 0);
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The step the loop ends on: max_steps, or the current one once the
+ * --max-time budget is spent (it then gets the last step's evaluation,
+ * checkpoint and final save). */
+static long last_step(const run_state *r, double t0) {
+    const trainer_config *c = r->cfg;
+    if (c->max_time > 0 && now_s() - t0 >= c->max_time) {
+        if (r->step < c->max_steps)
+            fprintf(stderr, "\nstopping at step %ld: --max-time %g s "
+                    "reached\n", r->step, c->max_time);
+        return r->step;
+    }
+    return c->max_steps;
+}
+
 static t5e_status one_step(run_state *r, t5e_err *err) {
     const trainer_config *c = r->cfg;
     double m[TRAINER_MAX_METRICS + 3], tokens = 0;
@@ -275,12 +296,13 @@ t5e_status trainer_run(const trainer_config *cfg, trainer_task *task,
     }
     path_join(log, sizeof log, cfg->output_dir, "metrics.jsonl");
     s = progress_open(&r.prog, log, cfg->max_steps, r.step, err);
-    while (!s && r.step < cfg->max_steps) {
+    double t0 = now_s();
+    for (long last = cfg->max_steps; !s && r.step < last;) {
         s = one_step(&r, err);
-        if (!s && task->evaluate &&
-            due(r.step, cfg->eval_steps, cfg->max_steps))
+        last = last_step(&r, t0);
+        if (!s && task->evaluate && due(r.step, cfg->eval_steps, last))
             s = evaluate(&r, err);
-        if (!s && due(r.step, cfg->save_steps, cfg->max_steps))
+        if (!s && due(r.step, cfg->save_steps, last))
             s = save_checkpoint(&r, err);
     }
     progress_close(&r.prog);

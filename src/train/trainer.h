@@ -54,6 +54,9 @@ typedef struct {
     optim_config optim;
     int resume;           /* continue from the newest checkpoint */
     long kill_at;         /* tests: SIGKILL inside checkpoint N (-1) */
+    double max_time;      /* seconds of this run; 0: no limit.  The step
+                           * that crosses it is treated as the last one:
+                           * evaluated, checkpointed, saved as final. */
 } trainer_config;
 
 void trainer_config_default(trainer_config *c);
