@@ -4,16 +4,22 @@
  * suppressed, random weights of t5-small or t5-base shapes.
  *
  *   bench_t5 [--model small|base] [--threads N] [--runs N]
- *            [--dtype f32|f16|bf16]
+ *            [--dtype f32|f16|bf16|int8] [--batch N]
  *
  * Prints the encoder time, the decode time per token and the whole
  * generate() call: median (min, max) over --runs runs after a warm-up,
- * and the peak resident memory.
+ * and the peak resident memory.  f16 and bf16 weights are written so and
+ * used in place; int8 is written by the quantizer (`t5e quantize`) and
+ * used in place.  --batch N
+ * (N > 1) instead decodes N requests together (inputs of 64 to 128
+ * tokens, 64 new tokens each) and prints generated tokens per second.
  */
 #include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "io/convert.h"
 #include "model/t5.h"
 
 typedef struct {
@@ -128,6 +134,19 @@ static void write_model(const char *dir, const t5_shape *s, st_dtype dt) {
     fclose(f);
 }
 
+/* int8 as `t5e quantize` writes it, so it loads without the float32
+ * originals ever being resident. */
+static void quantize_model(const char *dir) {
+    char src[512], dst[512];
+    t5e_err err = {0};
+    snprintf(src, sizeof src, "%s/model.safetensors", dir);
+    snprintf(dst, sizeof dst, "%s/model-int8.safetensors", dir);
+    if (st_convert(src, dst, ST_I8, &err) || rename(dst, src)) {
+        fprintf(stderr, "quantize: %s\n", err.msg);
+        exit(1);
+    }
+}
+
 #define IN_LEN 128
 #define NEW_TOKENS 64
 
@@ -180,10 +199,57 @@ static double generate_once(t5e_t5 *m, const int32_t *ids) {
     return t;
 }
 
+static void remove_dir(const char *dir) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd))
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* N requests of ragged lengths decoded together: generated tokens/s. */
+static double batch_once(t5e_t5 *m, int N) {
+    int32_t **rows = malloc((size_t)N * sizeof *rows);
+    int *lens = malloc((size_t)N * sizeof *lens);
+    t5e_generation *g = calloc((size_t)N, sizeof *g);
+    for (int r = 0; r < N; r++) {
+        lens[r] = IN_LEN - (r * 37) % 64;
+        rows[r] = malloc((size_t)lens[r] * sizeof **rows);
+        for (int i = 0; i < lens[r]; i++)
+            rows[r][i] = (int32_t)(100 + (37 * i + 11 * r) % 30000);
+    }
+    t5e_generate_options o;
+    t5e_generate_options_default(&o);
+    o.max_new_tokens = o.min_new_tokens = NEW_TOKENS;
+    t5e_err err = {0};
+    double t0 = time_now();
+    if (t5e_t5_generate(m, N, (const int32_t *const *)rows, lens, &o, g,
+                        &err))
+        fprintf(stderr, "generate: %s\n", err.msg);
+    double t = time_now() - t0;
+    for (int r = 0; r < N; r++) {
+        t5e_generation_free(&g[r]);
+        free(rows[r]);
+    }
+    free(rows), free(lens), free(g);
+    return (double)N * NEW_TOKENS / t;
+}
+
+static void bench_batch(t5e_t5 *m, int N, int runs) {
+    double *tps = malloc((size_t)runs * sizeof *tps);
+    batch_once(m, N); /* warm-up */
+    for (int r = 0; r < runs; r++)
+        tps[r] = batch_once(m, N);
+    bench_stats b = bench_summarize(tps, runs);
+    printf("batch %2d x 64 new tokens: %8.1f tokens/s  (min %.1f, max "
+           "%.1f)\n", N, b.median, b.min, b.max);
+    free(tps);
+}
+
 int main(int argc, char **argv) {
     const t5_shape *s = &shapes[0];
-    int threads = 2, runs = 5;
+    int threads = 2, runs = 5, batch = 1;
     st_dtype dt = ST_F32;
+    t5e_dtype load_dt = T5E_DTYPE_AUTO;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model"))
             s = !strcmp(argv[i + 1], "base") ? &shapes[1] : &shapes[0];
@@ -191,22 +257,51 @@ int main(int argc, char **argv) {
             threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--runs"))
             runs = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--dtype"))
+        else if (!strcmp(argv[i], "--batch"))
+            batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--dtype")) {
             dt = !strcmp(argv[i + 1], "f16") ? ST_F16
                 : !strcmp(argv[i + 1], "bf16") ? ST_BF16 : ST_F32;
+            if (!strcmp(argv[i + 1], "int8"))
+                load_dt = T5E_DTYPE_I8; /* the file is int8: loads as is */
+        }
     }
     if (runs < 1)
         runs = 1;
     char dir[] = "/tmp/t5e-bench-t5-XXXXXX";
     if (!mkdtemp(dir))
         return 1;
-    write_model(dir, s, dt);
-    t5e_load_options lo = {threads};
+    /* The model is written by a child process, so that the weights it
+     * builds in memory do not count in this process's peak RSS. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        write_model(dir, s, dt);
+        if (load_dt == T5E_DTYPE_I8)
+            quantize_model(dir);
+        _exit(0);
+    }
+    int status = 1;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || status != 0) {
+        fprintf(stderr, "could not write the model\n");
+        return 1;
+    }
+    t5e_load_options lo = {threads, load_dt};
     t5e_t5 *m = NULL;
     t5e_err err = {0};
     if (t5e_t5_load(dir, &lo, &m, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
+    }
+    const char *dt_name = load_dt == T5E_DTYPE_I8 ? "int8"
+                                                  : st_dtype_name(dt);
+    if (batch > 1) {
+        printf("W%d t5-%s %s threads=%d runs=%d\n", s == shapes ? 1 : 2,
+               s->name, dt_name, threads, runs);
+        bench_batch(m, batch, runs);
+        printf("peak RSS:           %8.1f MiB\n", bench_peak_rss_mib());
+        t5e_t5_free(m);
+        remove_dir(dir);
+        return 0;
     }
     int32_t ids[IN_LEN];
     for (int i = 0; i < IN_LEN; i++)
@@ -222,7 +317,7 @@ int main(int argc, char **argv) {
     bench_stats st = bench_summarize(tok, runs);
     bench_stats sg = bench_summarize(gen, runs);
     printf("W%d t5-%s %s threads=%d runs=%d\n", s == shapes ? 1 : 2,
-           s->name, st_dtype_name(dt), threads, runs);
+           s->name, dt_name, threads, runs);
     printf("encoder 128 tokens: %8.1f ms  (min %.1f, max %.1f)\n",
            se.median, se.min, se.max);
     printf("decode per token:   %8.2f ms  (min %.2f, max %.2f)\n",
@@ -231,10 +326,7 @@ int main(int argc, char **argv) {
            sg.median, sg.min, sg.max);
     printf("peak RSS:           %8.1f MiB\n", bench_peak_rss_mib());
     t5e_t5_free(m);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd))
-        fprintf(stderr, "could not remove %s\n", dir);
+    remove_dir(dir);
     free(enc), free(tok), free(gen);
     return 0;
 }

@@ -23,6 +23,7 @@ int cmd_pretrain_t5(int argc, char **argv);
 int cmd_finetune_t5(int argc, char **argv);
 int cmd_evaluate_t5(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_pretrain_electra(int argc, char **argv);
 int cmd_train_classifier(int argc, char **argv);
 
@@ -54,6 +55,14 @@ void cli_free_lines(char **lines, int n);
 void cli_json_string(FILE *out, const char *s);
 /* Writes a float as JSON (null for NaN / infinities), %.9g precision. */
 void cli_json_float(FILE *out, double v);
+
+/* auto, f32, f16, bf16 or int8 (i8) as a load dtype; 0 if unknown. */
+int cli_parse_dtype(const char *s, t5e_dtype *out);
+/* The --dtype help lines every inference command shares. */
+#define CLI_DTYPE_HELP \
+"  --dtype T                  weights of linear layers: auto (as stored),\n" \
+"                             f32, f16, bf16 or int8 (converted at load;\n" \
+"                             default auto)\n"
 
 /* Parses a line of space-separated token ids; returns count or -1. */
 int cli_parse_ids(const char *line, int32_t **ids);

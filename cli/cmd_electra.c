@@ -25,6 +25,7 @@ typedef struct {
     const char *text;  /* TEXT, or NULL to read stdin */
     int ids, json, threads, batch_size, top_k;
     pool_kind pool;
+    t5e_dtype dtype;
 } cli_opts;
 
 /* One tokenized input: n ids and their token types. */
@@ -70,7 +71,10 @@ static void usage(const cli_opts *o, FILE *out) {
         "                     the first [SEP], 1 after it\n"
         "  --json             one JSON object per input, one per line\n"
         "  --batch-size N     inputs per forward pass (default 32)\n"
-        "  --threads N        threads for BLAS and OpenMP (default: all)\n");
+        "  --threads N        threads for BLAS and OpenMP (default: all)\n"
+        "  --dtype T          dense weights: auto (as stored), f32, f16,\n"
+        "                     bf16 or int8 (converted at load; default\n"
+        "                     auto)\n");
     if (o->kind == CMD_FILL_MASK)
         fprintf(out, "  --top-k N          candidates per [MASK] "
                 "(default 5)\n");
@@ -143,6 +147,11 @@ static int parse_opts(cli_opts *o, int argc, char **argv) {
             ok = int_arg(o, argc, argv, &i, 1, 65536, &o->batch_size);
         } else if (!strcmp(a, "--threads")) {
             ok = int_arg(o, argc, argv, &i, 1, 1024, &o->threads);
+        } else if (!strcmp(a, "--dtype")) {
+            if (i + 1 >= argc || !cli_parse_dtype(argv[i + 1], &o->dtype))
+                return cli_usage_error(o->name, "--dtype needs auto, f32, "
+                                       "f16, bf16 or int8");
+            i++;
         } else if (!strcmp(a, "--top-k") && o->kind == CMD_FILL_MASK) {
             ok = int_arg(o, argc, argv, &i, 1, 1 << 24, &o->top_k);
         } else if (!strcmp(a, "--pool") && o->kind == CMD_EMBED) {
@@ -610,6 +619,7 @@ static int open_model(run_ctx *c) {
     t5e_err err = {0};
     t5e_load_options_default(&lo);
     lo.n_threads = o->threads;
+    lo.dtype = o->dtype;
     if (t5e_electra_load(o->model, &lo, &c->m, &err))
         return cli_fail(o->name, &err);
     c->cfg = t5e_electra_get_config(c->m);
@@ -639,7 +649,7 @@ static int open_model(run_ctx *c) {
 static int run_command(cmd_kind kind, const char *name, int argc,
                        char **argv) {
     cli_opts o = {.kind = kind, .name = name, .batch_size = 32, .top_k = 5,
-                  .pool = POOL_MEAN};
+                  .pool = POOL_MEAN, .dtype = T5E_DTYPE_AUTO};
     int status = parse_opts(&o, argc, argv);
     if (status >= 0)
         return status;

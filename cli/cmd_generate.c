@@ -34,6 +34,7 @@ static const char usage_text[] =
 "  --seed N                   sampling seed (default 0)\n"
 "  --batch-size N             inputs decoded together (default 8)\n"
 "  --threads N                threads (default 0: all cores)\n"
+CLI_DTYPE_HELP
 "  --ids                      inputs are space-separated token ids\n"
 "  --json                     one JSON object per input:\n"
 "                             {\"outputs\": [{\"ids\", \"text\", \"score\"}]}\n"
@@ -42,7 +43,7 @@ static const char usage_text[] =
 enum {
     OPT_MAX_NEW = 256, OPT_MIN_NEW, OPT_BEAMS, OPT_NRET, OPT_LP, OPT_EARLY,
     OPT_SAMPLE, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_SEED, OPT_BATCH,
-    OPT_THREADS, OPT_IDS, OPT_JSON
+    OPT_THREADS, OPT_IDS, OPT_JSON, OPT_DTYPE
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +63,7 @@ static const struct option long_opts[] = {
     {"threads", required_argument, 0, OPT_THREADS},
     {"ids", no_argument, 0, OPT_IDS},
     {"json", no_argument, 0, OPT_JSON},
+    {"dtype", required_argument, 0, OPT_DTYPE},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -73,6 +75,7 @@ typedef struct {
     double value[OPT_JSON + 1];
     long batch, threads;
     int ids, json;
+    t5e_dtype dtype;
 } gen_args;
 
 /* Numeric options are kept aside and applied over the folder's defaults. */
@@ -132,6 +135,7 @@ static void apply_values(gen_args *a) {
 static int parse_args(int argc, char **argv, gen_args *a) {
     memset(a, 0, sizeof *a);
     a->batch = 8;
+    a->dtype = T5E_DTYPE_AUTO;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "m:h", long_opts, NULL)) != -1) {
@@ -144,6 +148,10 @@ static int parse_args(int argc, char **argv, gen_args *a) {
             a->ids = 1;
         } else if (c == OPT_JSON) {
             a->json = 1;
+        } else if (c == OPT_DTYPE) {
+            if (!cli_parse_dtype(optarg, &a->dtype))
+                return cli_usage_error("generate", "unknown dtype '%s'",
+                                       optarg);
         } else if (c == OPT_SAMPLE) {
             a->set[OPT_SAMPLE] = 1;
         } else if (c == '?' || !parse_value(a, c, optarg)) {
@@ -264,6 +272,7 @@ static int open_model(gen_ctx *g) {
     t5e_load_options lo;
     t5e_load_options_default(&lo);
     lo.n_threads = (int)g->args->threads;
+    lo.dtype = g->args->dtype;
     if (t5e_generate_options_from_folder(g->args->model, &g->args->gen,
                                          &err) ||
         t5e_t5_load(g->args->model, &lo, &g->model, &err))

@@ -24,7 +24,8 @@ static const struct {
     {"pretrain-t5", cmd_pretrain_t5, "pretrain T5 by span corruption"},
     {"finetune-t5", cmd_finetune_t5, "fine-tune T5 on text-to-text pairs"},
     {"evaluate-t5", cmd_evaluate_t5, "T5 BLEU and exact match on pairs"},
-    {"convert", cmd_convert, "a model folder in f32, f16 or bf16"},
+    {"convert", cmd_convert, "a model folder in f32, f16, bf16 or int8"},
+    {"quantize", cmd_quantize, "a model folder with int8 linear weights"},
     {"pretrain-electra", cmd_pretrain_electra,
      "pretrain ELECTRA by replaced-token detection"},
     {"train-classifier", cmd_train_classifier,
@@ -110,6 +111,21 @@ int cli_parse_int(const char *s, long lo, long hi, long *out) {
         return 0;
     *out = v;
     return 1;
+}
+
+int cli_parse_dtype(const char *s, t5e_dtype *out) {
+    static const struct {
+        const char *name;
+        t5e_dtype dt;
+    } names[] = {{"auto", T5E_DTYPE_AUTO}, {"f32", T5E_DTYPE_F32},
+                 {"f16", T5E_DTYPE_F16},   {"bf16", T5E_DTYPE_BF16},
+                 {"int8", T5E_DTYPE_I8},   {"i8", T5E_DTYPE_I8}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(s, names[i].name)) {
+            *out = names[i].dt;
+            return 1;
+        }
+    return 0;
 }
 
 int cli_parse_float(const char *s, double lo, double hi, double *out) {

@@ -143,11 +143,24 @@ typedef enum {
     T5E_DTYPE_F32 = 0,
     T5E_DTYPE_F16,
     T5E_DTYPE_BF16,
-    T5E_DTYPE_I8
+    T5E_DTYPE_I8,
+    T5E_DTYPE_AUTO /* load options: the type the checkpoint stores */
 } t5e_dtype;
 
+/*
+ * dtype is the type linear layers compute from (norms, biases and
+ * position tables stay float32; accumulation is float32 always):
+ *   AUTO (the default)  as stored: float32 checkpoints run in float32,
+ *                       F16/BF16 and int8 ones in place from the map;
+ *   F32                 everything converted to float32 (exactly what
+ *                       the reference computes from the stored values);
+ *   F16, BF16, I8       converted at load when stored otherwise; I8 is
+ *                       per-output-channel symmetric int8 (`t5e quantize`
+ *                       writes such checkpoints).
+ */
 typedef struct {
-    int n_threads; /* 0: all cores */
+    int n_threads;   /* 0: all cores */
+    t5e_dtype dtype; /* linear weights; see above */
 } t5e_load_options;
 
 void t5e_load_options_default(t5e_load_options *opt);

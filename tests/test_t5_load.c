@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "io/convert.h"
 #include "model/t5.h"
 
 static char tmp_root[256];
@@ -123,20 +124,30 @@ static uint16_t to_bf16(float x) {
     return (uint16_t)(b >> 16);
 }
 
-static float logits_of(const char *dir, int S, const int32_t *ids, int T,
-                       const int32_t *dec, float *out, t5e_err *err) {
+static float logits_as(const char *dir, t5e_dtype dtype, int S,
+                       const int32_t *ids, int T, const int32_t *dec,
+                       float *out, t5e_err *err) {
     t5e_t5 *m = NULL;
-    if (t5e_t5_load(dir, NULL, &m, err))
+    t5e_load_options lo;
+    t5e_load_options_default(&lo);
+    lo.dtype = dtype;
+    if (t5e_t5_load(dir, &lo, &m, err))
         return -1;
     t5e_status s = t5e_t5_forward(m, 1, S, ids, NULL, T, dec, out, err);
     t5e_t5_free(m);
     return s ? -1 : 0;
 }
 
+static float logits_of(const char *dir, int S, const int32_t *ids, int T,
+                       const int32_t *dec, float *out, t5e_err *err) {
+    return logits_as(dir, T5E_DTYPE_F32, S, ids, T, dec, out, err);
+}
+
 /*
- * Weights stored as F16 or BF16 give the same logits as F32 weights
- * holding the same rounded values (so conversion is exact), and stay near
- * the float32 goldens.
+ * Weights stored as F16 or BF16 give, converted to float32 at load, the
+ * same logits as F32 weights holding the same rounded values (so the
+ * conversion is exact), and stay near the float32 goldens.  Used in place
+ * (dtype AUTO), they give those logits up to float32 summation order.
  */
 static void test_half_dtypes(void) {
     const char *model = "t5-tiny-v1.1";
@@ -190,6 +201,10 @@ static void test_half_dtypes(void) {
               err.msg);
         CHECK(memcmp(a, b, n * 4) == 0, "%s on disk differs from the same "
               "values in F32", kind ? "BF16" : "F16");
+        CHECK(logits_as(d1, T5E_DTYPE_AUTO, (int)S, ids, (int)T, dec, a,
+                        &err) == 0, "%s", err.msg);
+        check_close(kind ? "bf16 in place" : "f16 in place", a, b, n, 1e-5,
+                    -1);
         /* F16 keeps 11 bits, BF16 8: the logits move by about that much */
         check_close(kind ? "bf16 vs golden" : "f16 vs golden", a, want, n,
                     kind ? 5e-2 : 1e-2, -1);
@@ -200,6 +215,69 @@ static void test_half_dtypes(void) {
     free(config), free(ids), free(dec), free(want);
     st_close(&f);
     st_close(&g);
+}
+
+/* max |a - b| / max |b|: the fixtures' scale of a logit error. */
+static double rel_max_diff(const float *a, const float *b, int64_t n) {
+    double d = 0, m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        m = fmax(m, fabs((double)b[i]));
+    }
+    return d / (m > 0 ? m : 1);
+}
+
+/*
+ * int8: quantized at load or by `t5e quantize` (st_convert to I8), the
+ * same logits bit for bit; the cost against the float32 goldens is
+ * measured (printed) and bounded by INT8_LOGIT_TOL of max |logit|.  int8
+ * moves each weight by up to 1/254 of its row's largest, about 1% of a
+ * typical weight, five times bf16's rounding; through the fixtures'
+ * random, untrained layers that measured 0.067 (v1.0) and 0.173 (v1.1)
+ * of max |logit| when written.  The bound catches a broken quantizer
+ * (wrong scale or rounding gives errors of order 1); the quality that
+ * matters, on a trained model, is measured by bench/bench_t5 --dtype.
+ */
+#define INT8_LOGIT_TOL 0.25
+static void test_int8(void) {
+    const char *models[] = {"t5-tiny-v1.0", "t5-tiny-v1.1"};
+    for (int k = 0; k < 2; k++) {
+        char rel[256], src[700], dir[700], path[800];
+        snprintf(rel, sizeof rel, "%s/golden.safetensors", models[k]);
+        st_file g;
+        golden_open(rel, &g);
+        int64_t S, T, n;
+        int32_t *ids = golden_i32(&g, "single0.input_ids", &S);
+        int32_t *dec = golden_i32(&g, "single0.decoder_input_ids", &T);
+        float *want = golden_f32(&g, "single0.logits", &n);
+        float *a = malloc(n * 4), *b = malloc(n * 4);
+        snprintf(src, sizeof src, "%s/model.safetensors", models[k]);
+        snprintf(src, sizeof src, "%s", data_path(src));
+        snprintf(dir, sizeof dir, "%s", make_model(k ? "int8-11" : "int8-10",
+                                                   fixture_config(models[k]),
+                                                   NULL, 0));
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        t5e_err err = {0};
+        CHECK(st_convert(src, path, ST_I8, &err) == 0, "%s", err.msg);
+        snprintf(rel, sizeof rel, "%s", data_path(models[k]));
+        CHECK(logits_as(rel, T5E_DTYPE_I8, (int)S, ids, (int)T, dec, a,
+                        &err) == 0, "%s", err.msg);
+        CHECK(logits_as(dir, T5E_DTYPE_AUTO, (int)S, ids, (int)T, dec, b,
+                        &err) == 0, "%s", err.msg);
+        CHECK(memcmp(a, b, n * 4) == 0, "%s: int8 at load and from the "
+              "quantized file differ", models[k]);
+        double e = rel_max_diff(a, want, n);
+        fprintf(stderr, "  %s int8: max |logit - golden| = %.4f of max "
+                "|golden|\n", models[k], e);
+        CHECK(e < INT8_LOGIT_TOL, "%s int8 logits off by %.4f", models[k], e);
+        /* the int8 file read as float32 is its dequantized values */
+        CHECK(logits_as(dir, T5E_DTYPE_F32, (int)S, ids, (int)T, dec, b,
+                        &err) == 0, "%s", err.msg);
+        CHECK(rel_max_diff(a, b, n) < 1e-5, "%s: int8 kernels differ from "
+              "float32 on the dequantized weights", models[k]);
+        free(a), free(b), free(ids), free(dec), free(want);
+        st_close(&g);
+    }
 }
 
 /* Two shards and an index give the same model as one file. */
@@ -364,6 +442,7 @@ static void test_bad_inputs(void) {
 int main(void) {
     make_tmp_root();
     RUN(test_half_dtypes);
+    RUN(test_int8);
     RUN(test_sharded);
     RUN(test_bad_folders);
     RUN(test_corrupt_safetensors);

@@ -104,7 +104,7 @@ const st_tensor *weights_find(const weights *w, const char *name) {
     return NULL;
 }
 
-static t5e_status keep(weights *w, void *buf, t5e_err *err) {
+t5e_status weights_keep(weights *w, void *buf, t5e_err *err) {
     if (w->nowned == w->cap_owned) {
         int cap = w->cap_owned ? 2 * w->cap_owned : 64;
         void **grown = realloc(w->owned, cap * sizeof *grown);
@@ -137,6 +137,12 @@ static t5e_status check_shape(const weights *w, const st_tensor *t,
                    "config implies [%s]", w->main_file, t->name, got, want);
 }
 
+t5e_status weights_get_shape_only(const weights *w, const st_tensor *t,
+                                  long N, long K, t5e_err *err) {
+    long dims[2] = {N, K};
+    return check_shape(w, t, 2, dims, err);
+}
+
 t5e_status weights_get(weights *w, const float **out, int ndim, long d0,
                        long d1, t5e_err *err, const char *fmt, ...) {
     char name[256];
@@ -153,6 +159,8 @@ t5e_status weights_get(weights *w, const float **out, int ndim, long d0,
     t5e_status s = check_shape(w, t, ndim, dims, err);
     if (s)
         return s;
+    if (t->dtype == ST_I8 && ndim == 2)
+        return weights_dequantize(w, t, d0, d1, out, err);
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 &&
         t->dtype != ST_F64)
         return err_set(err, T5E_ERR_SHAPE, "%s: tensor %s has dtype %s "
@@ -167,7 +175,7 @@ t5e_status weights_get(weights *w, const float **out, int ndim, long d0,
         return err_set(err, T5E_ERR_NOMEM, "%s: out of memory", name);
     s = st_to_f32(t, buf, err);
     if (!s)
-        s = keep(w, buf, err);
+        s = weights_keep(w, buf, err);
     else
         free(buf);
     if (!s)

@@ -265,24 +265,32 @@ static t5e_status bind_layer(t5e_electra *m, const char *pre, int i,
         snprintf(f, sizeof f, "%%s%s%s", at, sub);                       \
         GET(dst, d0, d1, f, pre, i);                                     \
     } while (0)
-    LW(l->q_w, H, H, ".self.query.weight");
+#define LWM(dst, d0, d1, sub)                                             \
+    do {                                                                 \
+        snprintf(f, sizeof f, "%%s%s%s", at, sub);                       \
+        if (!s)                                                          \
+            s = weights_get_w(w, &(dst), (d0), (d1), m->dtype, err, f,    \
+                              pre, i);                                   \
+    } while (0)
+    LWM(l->q_w, H, H, ".self.query.weight");
     LW(l->q_b, H, 0, ".self.query.bias");
-    LW(l->k_w, H, H, ".self.key.weight");
+    LWM(l->k_w, H, H, ".self.key.weight");
     LW(l->k_b, H, 0, ".self.key.bias");
-    LW(l->v_w, H, H, ".self.value.weight");
+    LWM(l->v_w, H, H, ".self.value.weight");
     LW(l->v_b, H, 0, ".self.value.bias");
-    LW(l->ao_w, H, H, ".output.dense.weight");
+    LWM(l->ao_w, H, H, ".output.dense.weight");
     LW(l->ao_b, H, 0, ".output.dense.bias");
     LW(l->aln_w, H, 0, ".output.LayerNorm.weight");
     LW(l->aln_b, H, 0, ".output.LayerNorm.bias");
     at = "encoder.layer.%d";
-    LW(l->ff1_w, F, H, ".intermediate.dense.weight");
+    LWM(l->ff1_w, F, H, ".intermediate.dense.weight");
     LW(l->ff1_b, F, 0, ".intermediate.dense.bias");
-    LW(l->ff2_w, H, F, ".output.dense.weight");
+    LWM(l->ff2_w, H, F, ".output.dense.weight");
     LW(l->ff2_b, H, 0, ".output.dense.bias");
     LW(l->fln_w, H, 0, ".output.LayerNorm.weight");
     LW(l->fln_b, H, 0, ".output.LayerNorm.bias");
 #undef LW
+#undef LWM
     return s;
 }
 
@@ -344,6 +352,7 @@ t5e_status t5e_electra_load(const char *dir, const t5e_load_options *opt,
     if (!m)
         return err_set(err, T5E_ERR_NOMEM, "out of memory");
     m->n_threads = opt ? opt->n_threads : 0;
+    m->dtype = opt ? opt->dtype : T5E_DTYPE_AUTO;
     int head;
     t5e_status s = read_config(dir, m, &head, err);
     if (!s)
@@ -353,6 +362,9 @@ t5e_status t5e_electra_load(const char *dir, const t5e_load_options *opt,
                                 : infer_head(&m->store);
         s = bind_weights(m, err);
     }
+    if (!s && m->p.layers && m->cfg.num_hidden_layers &&
+        m->p.layers[0].q_w.dtype != WMAT_F32)
+        weights_release_pages(&m->store); /* converted: drop originals */
     if (s) {
         t5e_electra_free(m);
         return s;
@@ -531,17 +543,17 @@ void electra_layer_forward(const t5e_electra *m, const electra_layer *l,
     float eps = c->layer_norm_eps;
 
     /* Self-attention, output dense, residual + LayerNorm -> h1. */
-    op_linear(a->q, x, l->q_w, l->q_b, BS, H, H);
-    op_linear(a->k, x, l->k_w, l->k_b, BS, H, H);
-    op_linear(a->v, x, l->v_w, l->v_b, BS, H, H);
+    wmat_linear(a->q, x, &l->q_w, l->q_b, BS, 0);
+    wmat_linear(a->k, x, &l->k_w, l->k_b, BS, 0);
+    wmat_linear(a->v, x, &l->v_w, l->v_b, BS, 0);
     electra_attention(m, B, S, mask, a->q, a->k, a->v, a->ctx, scratch);
-    op_linear(a->tmp, a->ctx, l->ao_w, l->ao_b, BS, H, H);
+    wmat_linear(a->tmp, a->ctx, &l->ao_w, l->ao_b, BS, 0);
     residual_layernorm(a->h1, a->tmp, x, l->aln_w, l->aln_b, BS, H, eps);
 
     /* Feed-forward, residual + LayerNorm -> x. */
-    op_linear(a->ff, a->h1, l->ff1_w, l->ff1_b, BS, H, F);
+    wmat_linear(a->ff, a->h1, &l->ff1_w, l->ff1_b, BS, 0);
     par_activate(a->ff, (size_t)BS * F, c->hidden_act);
-    op_linear(a->tmp, a->ff, l->ff2_w, l->ff2_b, BS, F, H);
+    wmat_linear(a->tmp, a->ff, &l->ff2_w, l->ff2_b, BS, 0);
     residual_layernorm(x, a->tmp, a->h1, l->fln_w, l->fln_b, BS, H, eps);
 }
 

@@ -19,16 +19,19 @@
 
 #include "io/config.h"
 #include "io/weights.h"
+#include "ops/wmat.h"
 
-/* One post-LN BERT layer; all pointers into the weight store. */
+/* One post-LN BERT layer; all pointers into the weight store.  The dense
+ * weights are wmat (float32, or F16 / BF16 / int8 for inference: see
+ * t5e_load_options); biases and norms are float32. */
 typedef struct {
-    const float *q_w, *q_b;       /* [H, H], [H] */
-    const float *k_w, *k_b;       /* [H, H], [H] */
-    const float *v_w, *v_b;       /* [H, H], [H] */
-    const float *ao_w, *ao_b;     /* attention output dense [H, H], [H] */
+    wmat q_w; const float *q_b;   /* [H, H], [H] */
+    wmat k_w; const float *k_b;   /* [H, H], [H] */
+    wmat v_w; const float *v_b;   /* [H, H], [H] */
+    wmat ao_w; const float *ao_b; /* attention output dense [H, H], [H] */
     const float *aln_w, *aln_b;   /* attention LayerNorm [H], [H] */
-    const float *ff1_w, *ff1_b;   /* intermediate dense [F, H], [F] */
-    const float *ff2_w, *ff2_b;   /* output dense [H, F], [H] */
+    wmat ff1_w; const float *ff1_b; /* intermediate dense [F, H], [F] */
+    wmat ff2_w; const float *ff2_b; /* output dense [H, F], [H] */
     const float *fln_w, *fln_b;   /* output LayerNorm [H], [H] */
 } electra_layer;
 
@@ -63,6 +66,7 @@ struct t5e_electra {
     t5e_electra_config cfg;
     int problem_regression; /* classifier: problem_type "regression" */
     int n_threads;          /* 0: leave the thread count alone */
+    t5e_dtype dtype;        /* dense weights (t5e_load_options.dtype) */
     weights store;
     electra_params p;
     char **labels;          /* [L] label names */

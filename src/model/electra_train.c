@@ -42,6 +42,13 @@
             s = source_get(src, &(dst), (d1) ? 2 : 1, (d0), (d1), err,    \
                            __VA_ARGS__);                                 \
     } while (0)
+#define GETW(dst, d0, d1, ...)                                            \
+    do {                                                                 \
+        if (!s)                                                          \
+            s = source_get_w(src, &(dst), (d0), (d1), err, __VA_ARGS__);  \
+    } while (0)
+/* A dense weight's float32 data: trainable models are float32 only. */
+#define W(m) ((const float *)(m).data)
 
 static t5e_status name_embeddings(const t5e_electra_config *c,
                                   electra_params *p, tensor_source *src,
@@ -74,19 +81,19 @@ static t5e_status name_layer(const t5e_electra_config *c, electra_layer *l,
     char at[96];
     t5e_status s = T5E_OK;
     snprintf(at, sizeof at, "%selectra.encoder.layer.%d", pre, i);
-    GET(l->q_w, H, H, "%s.attention.self.query.weight", at);
+    GETW(l->q_w, H, H, "%s.attention.self.query.weight", at);
     GET(l->q_b, H, 0, "%s.attention.self.query.bias", at);
-    GET(l->k_w, H, H, "%s.attention.self.key.weight", at);
+    GETW(l->k_w, H, H, "%s.attention.self.key.weight", at);
     GET(l->k_b, H, 0, "%s.attention.self.key.bias", at);
-    GET(l->v_w, H, H, "%s.attention.self.value.weight", at);
+    GETW(l->v_w, H, H, "%s.attention.self.value.weight", at);
     GET(l->v_b, H, 0, "%s.attention.self.value.bias", at);
-    GET(l->ao_w, H, H, "%s.attention.output.dense.weight", at);
+    GETW(l->ao_w, H, H, "%s.attention.output.dense.weight", at);
     GET(l->ao_b, H, 0, "%s.attention.output.dense.bias", at);
     GET(l->aln_w, H, 0, "%s.attention.output.LayerNorm.weight", at);
     GET(l->aln_b, H, 0, "%s.attention.output.LayerNorm.bias", at);
-    GET(l->ff1_w, F, H, "%s.intermediate.dense.weight", at);
+    GETW(l->ff1_w, F, H, "%s.intermediate.dense.weight", at);
     GET(l->ff1_b, F, 0, "%s.intermediate.dense.bias", at);
-    GET(l->ff2_w, H, F, "%s.output.dense.weight", at);
+    GETW(l->ff2_w, H, F, "%s.output.dense.weight", at);
     GET(l->ff2_b, H, 0, "%s.output.dense.bias", at);
     GET(l->fln_w, H, 0, "%s.output.LayerNorm.weight", at);
     GET(l->fln_b, H, 0, "%s.output.LayerNorm.bias", at);
@@ -610,17 +617,17 @@ static void layer_forward(electra_net *n, int i, int B, int S,
     int H = c->hidden_size, F = c->intermediate_size, BS = B * S;
     float eps = c->layer_norm_eps;
 
-    op_linear(l->q, l->x_in, w->q_w, w->q_b, BS, H, H);
-    op_linear(l->k, l->x_in, w->k_w, w->k_b, BS, H, H);
-    op_linear(l->v, l->x_in, w->v_w, w->v_b, BS, H, H);
+    op_linear(l->q, l->x_in, W(w->q_w), w->q_b, BS, H, H);
+    op_linear(l->k, l->x_in, W(w->k_w), w->k_b, BS, H, H);
+    op_linear(l->v, l->x_in, W(w->v_w), w->v_b, BS, H, H);
     attn_forward(c, B, S, mask, l);
-    op_linear(l->a_sum, l->ctx, w->ao_w, w->ao_b, BS, H, H);
+    op_linear(l->a_sum, l->ctx, W(w->ao_w), w->ao_b, BS, H, H);
     op_add(l->a_sum, l->x_in, (size_t)BS * H);
     par_layernorm(l->h1, l->a_sum, w->aln_w, w->aln_b, BS, H, eps);
 
-    op_linear(l->f_grad, l->h1, w->ff1_w, w->ff1_b, BS, H, F);
+    op_linear(l->f_grad, l->h1, W(w->ff1_w), w->ff1_b, BS, H, F);
     par_activate_keep_grad(l->f, l->f_grad, (size_t)BS * F, c->hidden_act);
-    op_linear(l->f_sum, l->f, w->ff2_w, w->ff2_b, BS, F, H);
+    op_linear(l->f_sum, l->f, W(w->ff2_w), w->ff2_b, BS, F, H);
     op_add(l->f_sum, l->h1, (size_t)BS * H);
     par_layernorm(out, l->f_sum, w->fln_w, w->fln_b, BS, H, eps);
 }
@@ -648,27 +655,27 @@ static void layer_backward(electra_net *n, int i, int B, int S) {
     /* Output LayerNorm, then the FFN; da = d f_sum, db = d h1. */
     par_layernorm_backward(a, a->da, G(g->fln_w), G(g->fln_b), a->dx,
                            l->f_sum, w->fln_w, BS, H, eps);
-    op_linear_backward(a->df, G(g->ff2_w), G(g->ff2_b), a->da, l->f,
-                       w->ff2_w, BS, F, H);
+    op_linear_backward(a->df, G(W(g->ff2_w)), G(g->ff2_b), a->da, l->f,
+                       W(w->ff2_w), BS, F, H);
     par_mul(a->df, l->f_grad, (size_t)BS * F);
-    op_linear_backward(a->db, G(g->ff1_w), G(g->ff1_b), a->df, l->h1,
-                       w->ff1_w, BS, H, F);
+    op_linear_backward(a->db, G(W(g->ff1_w)), G(g->ff1_b), a->df, l->h1,
+                       W(w->ff1_w), BS, H, F);
     op_add(a->db, a->da, nH);
 
     /* Attention LayerNorm and output dense; db = d ctx. */
     par_layernorm_backward(a, a->da, G(g->aln_w), G(g->aln_b), a->db,
                            l->a_sum, w->aln_w, BS, H, eps);
-    op_linear_backward(a->db, G(g->ao_w), G(g->ao_b), a->da, l->ctx,
-                       w->ao_w, BS, H, H);
+    op_linear_backward(a->db, G(W(g->ao_w)), G(g->ao_b), a->da, l->ctx,
+                       W(w->ao_w), BS, H, H);
     attn_backward(c, a, B, S, l, a->db);
 
     /* Projections and the residual into d x_in. */
-    op_linear_backward(a->dx, G(g->q_w), G(g->q_b), a->dq, l->x_in, w->q_w,
+    op_linear_backward(a->dx, G(W(g->q_w)), G(g->q_b), a->dq, l->x_in, W(w->q_w),
                        BS, H, H);
-    op_linear_backward_acc(a->dx, G(g->k_w), G(g->k_b), a->dk, l->x_in,
-                           w->k_w, BS, H, H);
-    op_linear_backward_acc(a->dx, G(g->v_w), G(g->v_b), a->dv, l->x_in,
-                           w->v_w, BS, H, H);
+    op_linear_backward_acc(a->dx, G(W(g->k_w)), G(g->k_b), a->dk, l->x_in,
+                           W(w->k_w), BS, H, H);
+    op_linear_backward_acc(a->dx, G(W(g->v_w)), G(g->v_b), a->dv, l->x_in,
+                           W(w->v_w), BS, H, H);
     op_add(a->dx, a->da, nH);
 }
 

@@ -105,15 +105,15 @@ void t5_feed_forward(const t5e_t5 *m, const t5_block *b, float *x,
     int D = c->d_model, F = c->d_ff;
     op_rmsnorm(h, x, b->ln_ff, M, D, c->layer_norm_epsilon);
     if (c->is_gated_act) {
-        op_linear(ff0, h, b->wi_0, NULL, M, D, F);
-        op_linear(ff1, h, b->wi_1, NULL, M, D, F);
+        wmat_linear(ff0, h, &b->wi_0, NULL, M, 0);
+        wmat_linear(ff1, h, &b->wi_1, NULL, M, 0);
         op_activate(ff0, (size_t)M * F, c->dense_act);
         op_mul(ff0, ff1, (size_t)M * F);
     } else {
-        op_linear(ff0, h, b->wi, NULL, M, D, F);
+        wmat_linear(ff0, h, &b->wi, NULL, M, 0);
         op_activate(ff0, (size_t)M * F, c->dense_act);
     }
-    op_linear_acc(x, ff0, b->wo, M, F, D);
+    wmat_linear(x, ff0, &b->wo, NULL, M, 1);
 }
 
 /*
@@ -129,10 +129,10 @@ static void attention_layer(const t5e_t5 *m, const t5_attn_weights *a,
     int D = c->d_model, HD = c->num_heads * c->d_kv;
     int Mq = B * Tq, Mk = B * Tk;
     op_rmsnorm(w->h, x, ln, Mq, D, c->layer_norm_epsilon);
-    op_linear(w->q, w->h, a->q, NULL, Mq, D, HD);
+    wmat_linear(w->q, w->h, &a->q, NULL, Mq, 0);
     const float *src = kv_src ? kv_src : w->h;
-    op_linear(w->k, src, a->k, NULL, Mk, D, HD);
-    op_linear(w->v, src, a->v, NULL, Mk, D, HD);
+    wmat_linear(w->k, src, &a->k, NULL, Mk, 0);
+    wmat_linear(w->v, src, &a->v, NULL, Mk, 0);
     attn_shape as = {
         .Tq = Tq, .Tk = Tk, .H = c->num_heads, .dk = c->d_kv,
         .q_stride = HD, .kv_stride = HD, .o_stride = HD, .scale = 1.0f,
@@ -145,14 +145,14 @@ static void attention_layer(const t5e_t5 *m, const t5_attn_weights *a,
                      w->k + (size_t)b * Tk * HD, w->v + (size_t)b * Tk * HD,
                      &as);
     }
-    op_linear_acc(x, w->att, a->o, Mq, HD, D);
+    wmat_linear(x, w->att, &a->o, NULL, Mq, 1);
 }
 
 static void embed_tokens(const t5e_t5 *m, const int32_t *ids, size_t M,
                          float *x) {
     size_t D = (size_t)m->cfg.d_model;
     for (size_t i = 0; i < M; i++)
-        memcpy(x + i * D, m->embed + (size_t)ids[i] * D, D * sizeof *x);
+        wmat_row(x + i * D, &m->embed, ids[i]);
 }
 
 t5e_status t5_encoder_forward(t5e_t5 *m, int B, int S, const int32_t *ids,
@@ -193,7 +193,7 @@ void t5_lm_head(const t5e_t5 *m, float *x, int M, float *logits) {
         for (size_t i = 0; i < (size_t)M * D; i++)
             x[i] *= scale;
     }
-    op_linear(logits, x, m->lm_head, NULL, M, D, c->vocab_size);
+    wmat_linear(logits, x, &m->lm_head, NULL, M, 0);
 }
 
 t5e_status t5_decoder_forward(t5e_t5 *m, int B, int S, const float *enc,

@@ -10,15 +10,21 @@
 #define T5E_MODEL_T5_H
 
 #include "io/weights.h"
+#include "ops/wmat.h"
 #include "t5e.h"
 
 /* The longest sequence t5e accepts on either side; beyond this the
  * reference itself runs out of memory on the attention scores. */
 #define T5_MAX_LEN 16384
 
+/*
+ * Linear weights are wmat: float32 for training and by default, or
+ * F16 / BF16 / int8 for inference (t5e_load_options.dtype).  Norms and
+ * relative biases are always float32.
+ */
 typedef struct {
-    const float *q, *k, *v; /* [HD, D] */
-    const float *o;         /* [D, HD] */
+    wmat q, k, v; /* [HD, D] */
+    wmat o;       /* [D, HD] */
 } t5_attn_weights;
 
 typedef struct {
@@ -27,18 +33,18 @@ typedef struct {
     const float *ln_cross;  /* [D], decoder only */
     t5_attn_weights cross;  /* decoder only */
     const float *ln_ff;     /* [D] */
-    const float *wi;        /* [F, D], ungated */
-    const float *wi_0;      /* [F, D], gated: activation branch */
-    const float *wi_1;      /* [F, D], gated: linear branch */
-    const float *wo;        /* [D, F] */
+    wmat wi;                /* [F, D], ungated */
+    wmat wi_0;              /* [F, D], gated: activation branch */
+    wmat wi_1;              /* [F, D], gated: linear branch */
+    wmat wo;                /* [D, F] */
 } t5_block;
 
 struct t5e_t5 {
     t5e_t5_config cfg;
     weights w;
     int n_threads;
-    const float *embed;       /* [V, D] shared input embedding */
-    const float *lm_head;     /* [V, D]; == embed when tied */
+    wmat embed;               /* [V, D] shared input embedding */
+    wmat lm_head;             /* [V, D]; the same table as embed when tied */
     const float *enc_rel_bias; /* [NB, H] */
     const float *dec_rel_bias; /* [NB, H] */
     t5_block *enc;            /* [num_layers] */

@@ -78,10 +78,8 @@ t5e_status t5_decode_init(t5e_t5 *m, t5_decode_state *st, int B, int S,
     size_t HD = (size_t)c->num_heads * c->d_kv, BS = (size_t)B * S;
     for (int l = 0; l < c->num_decoder_layers; l++) {
         const t5_attn_weights *a = &m->dec[l].cross;
-        op_linear(st->cross_k + l * BS * HD, enc, a->k, NULL, (int)BS,
-                  c->d_model, (int)HD);
-        op_linear(st->cross_v + l * BS * HD, enc, a->v, NULL, (int)BS,
-                  c->d_model, (int)HD);
+        wmat_linear(st->cross_k + l * BS * HD, enc, &a->k, NULL, (int)BS, 0);
+        wmat_linear(st->cross_v + l * BS * HD, enc, &a->v, NULL, (int)BS, 0);
     }
     return T5E_OK;
 }
@@ -95,9 +93,9 @@ static void self_attention_step(t5e_t5 *m, t5_decode_state *st, int l) {
     float *K = st->self_k + (size_t)l * N * row;
     float *V = st->self_v + (size_t)l * N * row;
     op_rmsnorm(st->h, st->x, b->ln_self, N, D, c->layer_norm_epsilon);
-    op_linear(st->q, st->h, b->self.q, NULL, N, D, HD);
-    op_linear(st->k, st->h, b->self.k, NULL, N, D, HD);
-    op_linear(st->v, st->h, b->self.v, NULL, N, D, HD);
+    wmat_linear(st->q, st->h, &b->self.q, NULL, N, 0);
+    wmat_linear(st->k, st->h, &b->self.k, NULL, N, 0);
+    wmat_linear(st->v, st->h, &b->self.v, NULL, N, 0);
     for (int r = 0; r < N; r++) {
         memcpy(K + r * row + (size_t)t * HD, st->k + (size_t)r * HD,
                HD * sizeof(float));
@@ -112,7 +110,7 @@ static void self_attention_step(t5e_t5 *m, t5_decode_state *st, int l) {
     for (int r = 0; r < N; r++)
         op_attention(st->att + (size_t)r * HD, st->q + (size_t)r * HD,
                      K + r * row, V + r * row, &as);
-    op_linear_acc(st->x, st->att, b->self.o, N, HD, D);
+    wmat_linear(st->x, st->att, &b->self.o, NULL, N, 1);
 }
 
 static void cross_attention_step(t5e_t5 *m, t5_decode_state *st, int l) {
@@ -123,7 +121,7 @@ static void cross_attention_step(t5e_t5 *m, t5_decode_state *st, int l) {
     const float *K = st->cross_k + l * BS * HD;
     const float *V = st->cross_v + l * BS * HD;
     op_rmsnorm(st->h, st->x, b->ln_cross, N, D, c->layer_norm_epsilon);
-    op_linear(st->q, st->h, b->cross.q, NULL, N, D, HD);
+    wmat_linear(st->q, st->h, &b->cross.q, NULL, N, 0);
     attn_shape as = {
         .Tq = 1, .Tk = S, .H = c->num_heads, .dk = c->d_kv,
         .q_stride = HD, .kv_stride = HD, .o_stride = HD, .scale = 1.0f,
@@ -134,7 +132,7 @@ static void cross_attention_step(t5e_t5 *m, t5_decode_state *st, int l) {
         op_attention(st->att + (size_t)r * HD, st->q + (size_t)r * HD,
                      K + e * S * HD, V + e * S * HD, &as);
     }
-    op_linear_acc(st->x, st->att, b->cross.o, N, HD, D);
+    wmat_linear(st->x, st->att, &b->cross.o, NULL, N, 1);
 }
 
 void t5_decode_step(t5e_t5 *m, t5_decode_state *st, const int32_t *tokens,
@@ -143,8 +141,7 @@ void t5_decode_step(t5e_t5 *m, t5_decode_state *st, const int32_t *tokens,
     int D = c->d_model, N = st->N;
     t5e_apply_threads(m->n_threads);
     for (int r = 0; r < N; r++)
-        memcpy(st->x + (size_t)r * D, m->embed + (size_t)tokens[r] * D,
-               (size_t)D * sizeof(float));
+        wmat_row(st->x + (size_t)r * D, &m->embed, tokens[r]);
     /* the bias row of query position t against keys 0..t */
     if (c->num_decoder_layers)
         t5_position_bias(m, 1, 1, st->t, st->t + 1, st->bias);

@@ -15,6 +15,7 @@
 
 void t5e_load_options_default(t5e_load_options *opt) {
     opt->n_threads = 0;
+    opt->dtype = T5E_DTYPE_AUTO;
 }
 
 void t5e_apply_threads(int n_threads) {
@@ -96,13 +97,13 @@ static t5e_status load_attn(t5e_t5 *m, tensor_source *src,
                             t5e_err *err) {
     int D = m->cfg.d_model, HD = m->cfg.num_heads * m->cfg.d_kv;
     t5e_status s;
-    if ((s = source_get(src, &a->q, 2, HD, D, err, "%s.q.weight",
+    if ((s = source_get_w(src, &a->q, HD, D, err, "%s.q.weight",
                          prefix)) ||
-        (s = source_get(src, &a->k, 2, HD, D, err, "%s.k.weight",
+        (s = source_get_w(src, &a->k, HD, D, err, "%s.k.weight",
                          prefix)) ||
-        (s = source_get(src, &a->v, 2, HD, D, err, "%s.v.weight",
+        (s = source_get_w(src, &a->v, HD, D, err, "%s.v.weight",
                          prefix)) ||
-        (s = source_get(src, &a->o, 2, D, HD, err, "%s.o.weight",
+        (s = source_get_w(src, &a->o, D, HD, err, "%s.o.weight",
                          prefix)))
         return s;
     return T5E_OK;
@@ -113,16 +114,16 @@ static t5e_status load_ff(t5e_t5 *m, tensor_source *src, t5_block *b,
     int D = m->cfg.d_model, F = m->cfg.d_ff;
     t5e_status s;
     if (m->cfg.is_gated_act) {
-        if ((s = source_get(src, &b->wi_0, 2, F, D, err,
+        if ((s = source_get_w(src, &b->wi_0, F, D, err,
                              "%s.DenseReluDense.wi_0.weight", prefix)) ||
-            (s = source_get(src, &b->wi_1, 2, F, D, err,
+            (s = source_get_w(src, &b->wi_1, F, D, err,
                              "%s.DenseReluDense.wi_1.weight", prefix)))
             return s;
-    } else if ((s = source_get(src, &b->wi, 2, F, D, err,
+    } else if ((s = source_get_w(src, &b->wi, F, D, err,
                                 "%s.DenseReluDense.wi.weight", prefix))) {
         return s;
     }
-    if ((s = source_get(src, &b->wo, 2, D, F, err,
+    if ((s = source_get_w(src, &b->wo, D, F, err,
                          "%s.DenseReluDense.wo.weight", prefix)) ||
         (s = source_get(src, &b->ln_ff, 1, D, 0, err,
                          "%s.layer_norm.weight", prefix)))
@@ -170,14 +171,14 @@ static t5e_status load_embeddings(t5e_t5 *m, tensor_source *src,
             name = names[i];
             break;
         }
-    t5e_status s = source_get(src, &m->embed, 2, V, D, err, "%s", name);
+    t5e_status s = source_get_w(src, &m->embed, V, D, err, "%s", name);
     if (s)
         return s;
     if (m->cfg.tie_word_embeddings) {
-        m->lm_head = m->embed;
+        m->lm_head = m->embed; /* the same table: one copy in any type */
         return T5E_OK;
     }
-    return source_get(src, &m->lm_head, 2, V, D, err, "lm_head.weight");
+    return source_get_w(src, &m->lm_head, V, D, err, "lm_head.weight");
 }
 
 static t5e_status load_stacks(t5e_t5 *m, tensor_source *src,
@@ -244,13 +245,16 @@ t5e_status t5e_t5_load(const char *dir, const t5e_load_options *opt,
     if (!m)
         return err_set(err, T5E_ERR_NOMEM, "out of memory");
     m->n_threads = opt ? opt->n_threads : 0;
+    t5e_dtype dtype = opt ? opt->dtype : T5E_DTYPE_AUTO;
     t5e_status s = t5_read_config(dir, &m->cfg, err);
     if (!s)
         s = weights_open(dir, &m->w, err);
     if (!s) {
-        tensor_source src = weights_source(&m->w);
+        tensor_source src = weights_source(&m->w, dtype);
         s = t5_bind(m, &src, err);
     }
+    if (!s && m->lm_head.dtype != WMAT_F32)
+        weights_release_pages(&m->w); /* converted: drop the originals */
     if (s) {
         t5e_t5_free(m);
         return s;

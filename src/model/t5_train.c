@@ -271,6 +271,8 @@ static t5e_status acts_ensure(t5_trainable *t, int B, int S, int T,
 /* ---- forward ------------------------------------------------------ */
 
 #define G(p) ((float *)(p)) /* gradient views share the const layout */
+/* A linear weight's float32 data: trainable models are float32 only. */
+#define W(m) ((const float *)(m).data)
 
 static attn_shape shape_of(const t5e_t5_config *c, int Tq, int Tk,
                            const float *bias, int causal) {
@@ -294,16 +296,16 @@ static void self_attn_fwd(const t5e_t5 *m, const t5_attn_weights *w,
     size_t per = (size_t)T * HD, pp = (size_t)c->num_heads * T * T;
     memcpy(L->x_in, x, (size_t)M * D * sizeof *x);
     op_rmsnorm(L->h, x, ln, M, D, c->layer_norm_epsilon);
-    op_linear(L->q, L->h, w->q, NULL, M, D, HD);
-    op_linear(L->k, L->h, w->k, NULL, M, D, HD);
-    op_linear(L->v, L->h, w->v, NULL, M, D, HD);
+    op_linear(L->q, L->h, W(w->q), NULL, M, D, HD);
+    op_linear(L->k, L->h, W(w->k), NULL, M, D, HD);
+    op_linear(L->v, L->h, W(w->v), NULL, M, D, HD);
     attn_shape as = shape_of(c, T, T, bias, causal);
     for (int b = 0; b < B; b++) {
         as.key_mask = mask ? mask + (size_t)b * T : NULL;
         op_attention_probs(L->att + b * per, L->p + b * pp, L->q + b * per,
                            L->k + b * per, L->v + b * per, &as);
     }
-    op_linear_acc(x, L->att, w->o, M, HD, D);
+    op_linear_acc(x, L->att, W(w->o), M, HD, D);
 }
 
 /* x[B*T, D] += CrossAttention(rmsnorm(x), enc[B*S, D]). */
@@ -317,16 +319,16 @@ static void cross_attn_fwd(const t5e_t5 *m, const t5_attn_weights *w,
     size_t pp = (size_t)c->num_heads * T * S;
     memcpy(L->x_c, x, (size_t)M * D * sizeof *x);
     op_rmsnorm(L->hc, x, ln, M, D, c->layer_norm_epsilon);
-    op_linear(L->qc, L->hc, w->q, NULL, M, D, HD);
-    op_linear(L->kc, enc, w->k, NULL, B * S, D, HD);
-    op_linear(L->vc, enc, w->v, NULL, B * S, D, HD);
+    op_linear(L->qc, L->hc, W(w->q), NULL, M, D, HD);
+    op_linear(L->kc, enc, W(w->k), NULL, B * S, D, HD);
+    op_linear(L->vc, enc, W(w->v), NULL, B * S, D, HD);
     attn_shape as = shape_of(c, T, S, NULL, 0);
     for (int b = 0; b < B; b++) {
         as.key_mask = enc_mask ? enc_mask + (size_t)b * S : NULL;
         op_attention_probs(L->attc + b * pq, L->pc + b * pp, L->qc + b * pq,
                            L->kc + b * pk, L->vc + b * pk, &as);
     }
-    op_linear_acc(x, L->attc, w->o, M, HD, D);
+    op_linear_acc(x, L->attc, W(w->o), M, HD, D);
 }
 
 /* x[M, D] += FF(rmsnorm(x)), keeping pre-activations and hidden. */
@@ -337,21 +339,21 @@ static void ff_fwd(const t5e_t5 *m, const t5_block *blk, float *x, int M,
     size_t n = (size_t)M * F;
     memcpy(L->x_f, x, (size_t)M * D * sizeof *x);
     op_rmsnorm(L->hf, x, blk->ln_ff, M, D, c->layer_norm_epsilon);
-    op_linear(L->a0, L->hf, c->is_gated_act ? blk->wi_0 : blk->wi, NULL, M,
+    op_linear(L->a0, L->hf, c->is_gated_act ? W(blk->wi_0) : W(blk->wi), NULL, M,
               D, F);
     memcpy(L->f, L->a0, n * sizeof *L->f);
     op_activate(L->f, n, c->dense_act);
     if (c->is_gated_act) {
-        op_linear(L->a1, L->hf, blk->wi_1, NULL, M, D, F);
+        op_linear(L->a1, L->hf, W(blk->wi_1), NULL, M, D, F);
         op_mul(L->f, L->a1, n);
     }
-    op_linear_acc(x, L->f, blk->wo, M, F, D);
+    op_linear_acc(x, L->f, W(blk->wo), M, F, D);
 }
 
 static void embed(const t5e_t5 *m, const int32_t *ids, size_t M, float *x) {
     size_t D = (size_t)m->cfg.d_model;
     for (size_t i = 0; i < M; i++)
-        memcpy(x + i * D, m->embed + (size_t)ids[i] * D, D * sizeof *x);
+        memcpy(x + i * D, W(m->embed) + (size_t)ids[i] * D, D * sizeof *x);
 }
 
 static void forward(const t5e_t5 *m, t5_acts *a, const int32_t *ids,
@@ -404,7 +406,7 @@ static void ff_bwd(const t5e_t5 *m, const t5_block *b, const t5_block *gb,
     const t5e_t5_config *c = &m->cfg;
     int D = c->d_model, F = c->d_ff;
     size_t n = (size_t)M * F;
-    op_linear_backward(a->dff, G(gb->wo), NULL, dx, L->f, b->wo, M, F, D);
+    op_linear_backward(a->dff, G(W(gb->wo)), NULL, dx, L->f, W(b->wo), M, F, D);
     if (c->is_gated_act) { /* f = act(a0) * a1 */
         for (size_t i = 0; i < n; i++) {
             float act = op_activate1(L->a0[i], c->dense_act);
@@ -412,13 +414,13 @@ static void ff_bwd(const t5e_t5 *m, const t5_block *b, const t5_block *gb,
             a->dff[i] *= L->a1[i] * op_activate_grad1(L->a0[i],
                                                       c->dense_act);
         }
-        op_linear_backward(a->dh, G(gb->wi_0), NULL, a->dff, L->hf,
-                           b->wi_0, M, D, F);
-        op_linear_backward_acc(a->dh, G(gb->wi_1), NULL, a->dff1, L->hf,
-                               b->wi_1, M, D, F);
+        op_linear_backward(a->dh, G(W(gb->wi_0)), NULL, a->dff, L->hf,
+                           W(b->wi_0), M, D, F);
+        op_linear_backward_acc(a->dh, G(W(gb->wi_1)), NULL, a->dff1, L->hf,
+                               W(b->wi_1), M, D, F);
     } else {
         op_activate_backward(a->dff, a->dff, L->a0, n, c->dense_act);
-        op_linear_backward(a->dh, G(gb->wi), NULL, a->dff, L->hf, b->wi, M,
+        op_linear_backward(a->dh, G(W(gb->wi)), NULL, a->dff, L->hf, W(b->wi), M,
                            D, F);
     }
     norm_back_add(c, dx, a->tmp, G(gb->ln_ff), a->dh, L->x_f, b->ln_ff, M);
@@ -432,7 +434,7 @@ static void self_attn_bwd(const t5e_t5 *m, const t5_block *b,
     const t5e_t5_config *c = &m->cfg;
     int B = a->B, D = c->d_model, HD = c->num_heads * c->d_kv, M = B * T;
     size_t per = (size_t)T * HD, pp = (size_t)c->num_heads * T * T;
-    op_linear_backward(a->datt, G(gb->self.o), NULL, dx, L->att, b->self.o,
+    op_linear_backward(a->datt, G(W(gb->self.o)), NULL, dx, L->att, W(b->self.o),
                        M, HD, D);
     memset(a->dk, 0, (size_t)M * HD * sizeof(float));
     memset(a->dv, 0, (size_t)M * HD * sizeof(float));
@@ -444,12 +446,12 @@ static void self_attn_bwd(const t5e_t5 *m, const t5_block *b,
                               L->p + i * pp, L->q + i * per, L->k + i * per,
                               L->v + i * per, &as);
     }
-    op_linear_backward(a->dh, G(gb->self.q), NULL, a->dq, L->h, b->self.q,
+    op_linear_backward(a->dh, G(W(gb->self.q)), NULL, a->dq, L->h, W(b->self.q),
                        M, D, HD);
-    op_linear_backward_acc(a->dh, G(gb->self.k), NULL, a->dk, L->h,
-                           b->self.k, M, D, HD);
-    op_linear_backward_acc(a->dh, G(gb->self.v), NULL, a->dv, L->h,
-                           b->self.v, M, D, HD);
+    op_linear_backward_acc(a->dh, G(W(gb->self.k)), NULL, a->dk, L->h,
+                           W(b->self.k), M, D, HD);
+    op_linear_backward_acc(a->dh, G(W(gb->self.v)), NULL, a->dv, L->h,
+                           W(b->self.v), M, D, HD);
     norm_back_add(c, dx, a->tmp, G(gb->ln_self), a->dh, L->x_in, b->ln_self,
                   M);
 }
@@ -463,8 +465,8 @@ static void cross_attn_bwd(const t5e_t5 *m, const t5_block *b,
     int HD = c->num_heads * c->d_kv, M = B * T;
     size_t pq = (size_t)T * HD, pk = (size_t)S * HD;
     size_t pp = (size_t)c->num_heads * T * S;
-    op_linear_backward(a->datt, G(gb->cross.o), NULL, dx, L->attc,
-                       b->cross.o, M, HD, D);
+    op_linear_backward(a->datt, G(W(gb->cross.o)), NULL, dx, L->attc,
+                       W(b->cross.o), M, HD, D);
     memset(a->dk, 0, (size_t)B * S * HD * sizeof(float));
     memset(a->dv, 0, (size_t)B * S * HD * sizeof(float));
     attn_shape as = shape_of(c, T, S, NULL, 0);
@@ -475,12 +477,12 @@ static void cross_attn_bwd(const t5e_t5 *m, const t5_block *b,
                               L->qc + i * pq, L->kc + i * pk, L->vc + i * pk,
                               &as);
     }
-    op_linear_backward(a->dh, G(gb->cross.q), NULL, a->dq, L->hc,
-                       b->cross.q, M, D, HD);
-    op_linear_backward_acc(a->denc, G(gb->cross.k), NULL, a->dk, a->enc_out,
-                           b->cross.k, B * S, D, HD);
-    op_linear_backward_acc(a->denc, G(gb->cross.v), NULL, a->dv, a->enc_out,
-                           b->cross.v, B * S, D, HD);
+    op_linear_backward(a->dh, G(W(gb->cross.q)), NULL, a->dq, L->hc,
+                       W(b->cross.q), M, D, HD);
+    op_linear_backward_acc(a->denc, G(W(gb->cross.k)), NULL, a->dk, a->enc_out,
+                           W(b->cross.k), B * S, D, HD);
+    op_linear_backward_acc(a->denc, G(W(gb->cross.v)), NULL, a->dv, a->enc_out,
+                           W(b->cross.v), B * S, D, HD);
     norm_back_add(c, dx, a->tmp, G(gb->ln_cross), a->dh, L->x_c,
                   b->ln_cross, M);
 }
@@ -515,8 +517,8 @@ static void backward(const t5e_t5 *m, const t5e_t5 *g, t5_acts *a,
     int B = a->B, S = a->S, T = a->T, D = c->d_model;
     int Me = B * S, Md = B * T;
     /* logits = tmp lm_head^T, tmp = dec_out (times d_model^-0.5 if tied) */
-    op_linear_backward(a->dx, G(g->lm_head), NULL, a->logits, a->tmp,
-                       m->lm_head, Md, D, c->vocab_size);
+    op_linear_backward(a->dx, G(W(g->lm_head)), NULL, a->logits, a->tmp,
+                       W(m->lm_head), Md, D, c->vocab_size);
     if (c->tie_word_embeddings) {
         float s = (float)(1.0 / sqrt((double)D));
         for (size_t i = 0; i < (size_t)Md * D; i++)
@@ -533,7 +535,7 @@ static void backward(const t5e_t5 *m, const t5e_t5 *g, t5_acts *a,
         self_attn_bwd(m, b, gb, a, &a->dec[l], a->dx, T, NULL, a->bias_d,
                       a->dbias_d, 1);
     }
-    embed_bwd(G(g->embed), a->dx, dec_ids, (size_t)Md, D);
+    embed_bwd(G(W(g->embed)), a->dx, dec_ids, (size_t)Md, D);
     if (c->num_decoder_layers)
         bias_bwd(c, G(g->dec_rel_bias), a->dbias_d, T, 0);
     op_rmsnorm_backward(a->dx, G(g->enc_final_ln), a->denc, a->enc_pre,
@@ -545,7 +547,7 @@ static void backward(const t5e_t5 *m, const t5e_t5 *g, t5_acts *a,
         self_attn_bwd(m, b, gb, a, &a->enc[l], a->dx, S, mask, a->bias_e,
                       a->dbias_e, 0);
     }
-    embed_bwd(G(g->embed), a->dx, ids, (size_t)Me, D);
+    embed_bwd(G(W(g->embed)), a->dx, ids, (size_t)Me, D);
     if (c->num_layers)
         bias_bwd(c, G(g->enc_rel_bias), a->dbias_e, S, 1);
 }

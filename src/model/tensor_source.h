@@ -10,6 +10,7 @@
 #define T5E_TENSOR_SOURCE_H
 
 #include "core/core.h"
+#include "ops/wmat.h"
 
 typedef struct tensor_source tensor_source;
 
@@ -20,7 +21,12 @@ struct tensor_source {
                       long d0, long d1, const float **out, t5e_err *err);
     /* Whether the source has `name` (for optional and aliased names). */
     int (*has)(tensor_source *src, const char *name);
+    /* A linear weight [N, K] in the source's compute type; NULL: float32
+     * through get(). */
+    t5e_status (*get_w)(tensor_source *src, const char *name, long N,
+                        long K, wmat *out, t5e_err *err);
     void *ctx;
+    t5e_dtype dtype; /* what get_w hands out (weights_source) */
 };
 
 /* get() with a printf-formatted name. */
@@ -28,8 +34,14 @@ t5e_status source_get(tensor_source *src, const float **out, int ndim,
                       long d0, long d1, t5e_err *err, const char *fmt, ...)
     T5E_PRINTF(7, 8);
 
-/* A source reading a weight store (io/weights.h). */
+/* get_w() with a printf-formatted name. */
+t5e_status source_get_w(tensor_source *src, wmat *out, long N, long K,
+                        t5e_err *err, const char *fmt, ...)
+    T5E_PRINTF(6, 7);
+
+/* A source reading a weight store (io/weights.h); linear weights come as
+ * `dtype` (see t5e_load_options). */
 struct weights;
-tensor_source weights_source(void *w);
+tensor_source weights_source(void *w, t5e_dtype dtype);
 
 #endif

@@ -51,6 +51,6 @@ static int has_fn(tensor_source *src, const char *name) {
 }
 
 tensor_source param_source(param_source_ctx *ctx) {
-    tensor_source s = {get_fn, has_fn, ctx};
+    tensor_source s = {get_fn, has_fn, NULL, ctx, T5E_DTYPE_F32};
     return s;
 }

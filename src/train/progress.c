@@ -57,6 +57,8 @@ void progress_step(progress *p, long step, double tokens, int n,
     double t = time_now() - p->t0, done = (double)(step - p->first_step);
     double rate = t > 0 ? p->tokens / t : 0;
     double left = done > 0 ? t / done * (double)(p->total_steps - step) : NAN;
+    if (p->max_time > 0 && !(left < p->max_time - t)) /* time budget */
+        left = p->max_time - t;
     char eta[32];
     format_duration(eta, sizeof eta, left);
     if (p->live || log_it) {

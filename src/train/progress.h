@@ -17,6 +17,7 @@ typedef struct {
     double t0;          /* when it started */
     double tokens;      /* tokens processed by this run */
     int live;           /* stderr is a terminal: redraw one line */
+    double max_time;    /* seconds this run may take (0: no limit) */
 } progress;
 
 t5e_status progress_open(progress *p, const char *log_path,

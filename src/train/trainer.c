@@ -296,6 +296,7 @@ t5e_status trainer_run(const trainer_config *cfg, trainer_task *task,
     }
     path_join(log, sizeof log, cfg->output_dir, "metrics.jsonl");
     s = progress_open(&r.prog, log, cfg->max_steps, r.step, err);
+    r.prog.max_time = cfg->max_time;
     double t0 = now_s();
     for (long last = cfg->max_steps; !s && r.step < last;) {
         s = one_step(&r, err);

@@ -192,4 +192,18 @@ expect_error err_missing_tensor \
 expect_error err_ids_not_numbers "not a list of token ids" \
     "$BIN" detect -m "$DISC" --ids "4 hello 5"
 
+# --dtype: int8 (quantized at load or by `t5e quantize`) gives the same
+# decisions on a plain sentence; an unknown dtype is a usage error
+"$BIN" detect -m "$DISC" --json "Hello world!" >"$TMP/d32"
+"$BIN" detect -m "$DISC" --dtype int8 --json "Hello world!" >"$TMP/d8"
+"$BIN" quantize -m "$DISC" --output-dir "$TMP/q8" 2>/dev/null
+"$BIN" detect -m "$TMP/q8" --json "Hello world!" >"$TMP/q8out"
+check dtype_int8_runs test -s "$TMP/d8"
+check dtype_int8_file_same cmp -s "$TMP/d8" "$TMP/q8out"
+check dtype_int8_same_tokens test "$(grep -o '"tokens": \[[^]]*\]' "$TMP/d8")" = \
+    "$(grep -o '"tokens": \[[^]]*\]' "$TMP/d32")"
+"$BIN" detect -m "$DISC" --dtype q3 "Hello" >/dev/null 2>"$TMP/err"
+check err_bad_dtype_usage test $? -eq 2
+check err_bad_dtype_message grep -q -- "--dtype needs" "$TMP/err"
+
 exit $failed

@@ -80,3 +80,23 @@ check "f16 generates" "$BIN" generate -m "$tmp/f16" --max-new-tokens 4 hello
 check "back to f32 generates" "$BIN" generate -m "$tmp/f32" --max-new-tokens 4 hello
 expect_fail "convert bad dtype" 2 "unknown dtype" "$BIN" convert -m $M --dtype q3 --output-dir "$tmp/x"
 expect_fail "convert missing folder" 1 "/no/such" "$BIN" convert -m /no/such --dtype f16 --output-dir "$tmp/x"
+
+# quantize: int8 linear weights, a quarter of their bytes; runs in int8 as
+# stored, and gives what quantizing at load (--dtype int8) gives
+"$BIN" quantize -m $M --output-dir "$tmp/q8" 2> "$tmp/err"
+check "quantize exit 0" test $? -eq 0
+q8=$(stat -c %s "$tmp/q8/model.safetensors")
+check "int8 is under a third" test $((q8 * 3)) -lt "$full"
+check "quantize copies the tokenizer" cmp -s $M/spiece.model "$tmp/q8/spiece.model"
+"$BIN" generate -m "$tmp/q8" --max-new-tokens 8 --json hello > "$tmp/q8.json"
+"$BIN" generate -m $M --dtype int8 --max-new-tokens 8 --json hello > "$tmp/i8.json"
+check "quantized file = int8 at load" cmp -s "$tmp/q8.json" "$tmp/i8.json"
+"$BIN" generate -m "$tmp/q8" --dtype f32 --max-new-tokens 8 hello > /dev/null 2>&1
+check "int8 file loads as f32" test $? -eq 0
+"$BIN" generate -m $M --dtype f32 --max-new-tokens 8 --json hello > "$tmp/a.json"
+"$BIN" generate -m $M --max-new-tokens 8 --json hello > "$tmp/b.json"
+check "auto on f32 = f32" cmp -s "$tmp/a.json" "$tmp/b.json"
+check "help --dtype" grep -q -- "--dtype" "$tmp/help"
+expect_fail "bad --dtype" 2 "unknown dtype" "$BIN" generate -m $M --dtype q3 hi
+expect_fail "quantize missing folder" 1 "/no/such" "$BIN" quantize -m /no/such --output-dir "$tmp/x"
+expect_fail "quantize no output" 2 "required" "$BIN" quantize -m $M
