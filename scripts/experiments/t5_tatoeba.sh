@@ -49,7 +49,7 @@ ft=(--train "$train" --dev "$dev"
       --train "$out/data/train_en.txt" "$out/data/train_de.txt" \
       --input-length 64 --batch-size 32 --optimizer adafactor \
       --learning-rate 1e-3 --lr-schedule constant --max-steps 1000000 \
-      --max-time "$pretrain" --save-steps 1000 --threads 1 \
+      --warmup-steps 100 --max-time "$pretrain" --save-steps 1000 --threads 1 \
       --logging-steps 50 --output-dir "$out/pretrain" \
       > "$out/pretrain.log" 2>&1
   used=$(( $(date +%s) - t0 ))
