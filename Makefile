@@ -16,7 +16,7 @@ WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 CFLAGS  := -std=c11 $(WARN) -Iinclude -Isrc -I$(BLASINC) -fPIC \
            -D_GNU_SOURCE -g
 LDLIBS  := -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson \
-           -lutf8proc -lm -lpthread
+           -lutf8proc -lmvec -lm -lpthread
 
 ifeq ($(MODE),release)
   BUILD   ?= build

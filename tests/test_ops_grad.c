@@ -342,7 +342,39 @@ static void test_fd_detects_errors(void) {
     free(dx), free(dw);
 }
 
+/*
+ * op_activate (vector lanes through libmvec, threads over long arrays)
+ * against op_activate1 (libm) element by element: libmvec is within 4
+ * ulp, so 1e-6 of |y| + |x|: the GELUs' 1 + erf(x) and 1 + tanh(x)
+ * cancel for negative x, leaving both results x times a few ulp of 1.
+ */
+static void test_activate_vector(void) {
+    const t5e_activation acts[] = {
+        T5E_ACT_RELU, T5E_ACT_GELU, T5E_ACT_GELU_NEW, T5E_ACT_GELU_FAST,
+        T5E_ACT_QUICK_GELU, T5E_ACT_SILU, T5E_ACT_TANH, T5E_ACT_SIGMOID,
+        T5E_ACT_LINEAR};
+    const size_t sizes[] = {1, 15, 17, 33, 40000};
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t n = sizes[k], bad = 0;
+            float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+            for (size_t i = 0; i < n; i++) /* -12 .. 12, and 0 */
+                x[i] = y[i] = i == 3 ? 0.0f : (float)((i * 7919) % 24001) /
+                                                  1000.0f - 12.0f;
+            op_activate(y, n, acts[a]);
+            for (size_t i = 0; i < n; i++) {
+                float want = op_activate1(x[i], acts[a]);
+                bad += !(fabsf(y[i] - want) <=
+                         1e-6f * (fabsf(want) + fabsf(x[i])) + 1e-7f);
+            }
+            CHECK(bad == 0, "activation %d, n %zu: %zu values differ",
+                  (int)acts[a], n, bad);
+            free(x), free(y);
+        }
+}
+
 int main(void) {
+    RUN(test_activate_vector);
     RUN(test_linear);
     RUN(test_rmsnorm);
     RUN(test_layernorm);
