@@ -65,7 +65,8 @@ static void usage(const cli_opts *o, FILE *out) {
         "input separates a sentence pair ([CLS] a [SEP] b [SEP]).\n\n"
         "options:\n"
         "  -m, --model DIR    model folder: config.json, model.safetensors,\n"
-        "                     vocab.txt (required)\n"
+        "                     vocab.txt (default: the shipped tiny model,\n"
+        "                     see README)\n"
         "  --ids              inputs are space-separated token ids, not\n"
         "                     text; token types are 0 up to and including\n"
         "                     the first [SEP], 1 after it\n"
@@ -167,8 +168,19 @@ static int parse_opts(cli_opts *o, int argc, char **argv) {
         if (!ok)
             return 2;
     }
+    /* the models t5e trained and ships: pretrained tiny discriminator and
+     * generator, and the discriminator fine-tuned on SST-2 */
+    static const char *const shipped[] = {
+        [CMD_DETECT] = "electra-tiny-discriminator",
+        [CMD_FILL_MASK] = "electra-tiny-generator",
+        [CMD_CLASSIFY] = "electra-tiny-sst2",
+        [CMD_EMBED] = "electra-tiny-discriminator"};
+    static char dir[4096];
     if (!o->model)
-        return cli_usage_error(o->name, "-m DIR is required");
+        o->model = cli_default_model(shipped[o->kind], dir, sizeof dir);
+    if (!o->model)
+        return cli_usage_error(o->name, "-m DIR is required (the shipped "
+                               "models/%s was not found)", shipped[o->kind]);
     return -1;
 }
 
