@@ -367,6 +367,15 @@ static void test_bad_folders(void) {
     expect_load_error(d, T5E_ERR_FORMAT, "config.json");
     d = make_model("bad-value", "{\"d_model\": -3}", items, f.n);
     expect_load_error(d, T5E_ERR_CONFIG, "d_model");
+    /* an int8 tensor without its per-row scales is named */
+    size_t n8 = (size_t)f.tensors[drop].numel;
+    int8_t *q = calloc(n8, 1);
+    items[drop].dtype = ST_I8, items[drop].data = q;
+    d = make_model("int8-no-scale", config, items, f.n);
+    expect_load_error(d, T5E_ERR_SHAPE, "DenseReluDense.wo.weight has no "
+                      "per-row scales");
+    free(q);
+    items[drop] = keep;
     free(items), free(config);
     st_close(&f);
 }
