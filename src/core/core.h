@@ -26,6 +26,8 @@ t5e_status err_prefix(t5e_err *err, t5e_status s, const char *fmt, ...)
 
 /* calloc/malloc that return NULL on overflow of n * size as well. */
 void *xcalloc(size_t n, size_t size);
+/* OpenMP's thread count for the next parallel region (1 without it). */
+int core_max_threads(void);
 void *xmalloc_array(size_t n, size_t size);
 
 /* Reads a whole file into a NUL-terminated buffer (free()). */

@@ -9,8 +9,19 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core.h"
+
+int core_max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 
 void *xcalloc(size_t n, size_t size) {
     if (size && n > SIZE_MAX / size)

@@ -91,6 +91,18 @@ static t5e_status convert(weights *w, const char *name, const float *f,
     return s;
 }
 
+/* out = float32 f [N, K] as `to`: f itself, or a converted copy. */
+static t5e_status from_f32(weights *w, const char *name, const float *f,
+                           long N, long K, wmat_dtype to, wmat *out,
+                           t5e_err *err) {
+    out->dtype = to;
+    if (to == WMAT_F32) {
+        out->data = f;
+        return T5E_OK;
+    }
+    return convert(w, name, f, N, K, to, out, err);
+}
+
 t5e_status weights_get_w(weights *w, wmat *out, long N, long K,
                          t5e_dtype want, t5e_err *err, const char *fmt, ...) {
     char name[256];
@@ -118,14 +130,7 @@ t5e_status weights_get_w(weights *w, wmat *out, long N, long K,
             return T5E_OK;
         }
         t5e_status s = weights_get(w, &f, 2, N, K, err, "%s", name);
-        if (s)
-            return s;
-        out->dtype = to;
-        if (to == WMAT_F32) {
-            out->data = f;
-            return T5E_OK;
-        }
-        return convert(w, name, f, N, K, to, out, err);
+        return s ? s : from_f32(w, name, f, N, K, to, out, err);
     }
     t5e_status s = weights_get_shape_only(w, t, N, K, err);
     if (s)
@@ -138,14 +143,7 @@ t5e_status weights_get_w(weights *w, wmat *out, long N, long K,
     }
     const float *f;
     s = weights_dequantize(w, t, N, K, &f, err);
-    if (s)
-        return s;
-    out->dtype = to;
-    if (to == WMAT_F32) {
-        out->data = f;
-        return T5E_OK;
-    }
-    return convert(w, name, f, N, K, to, out, err);
+    return s ? s : from_f32(w, name, f, N, K, to, out, err);
 }
 
 void weights_release_pages(weights *w) {

@@ -456,13 +456,6 @@ void electra_embed(const t5e_electra *m, int B, int S, const int32_t *ids,
         memcpy(x, emb, (size_t)BS * E * sizeof *x);
 }
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 static int thread_id(void) {
 #ifdef _OPENMP
@@ -473,7 +466,7 @@ static int thread_id(void) {
 }
 
 size_t electra_attn_scratch(int S) {
-    return (size_t)max_threads() * S * S;
+    return (size_t)core_max_threads() * S * S;
 }
 
 /*

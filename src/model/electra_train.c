@@ -204,13 +204,6 @@ struct electra_acts {
     size_t rows_len;
 };
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 static int thread_id(void) {
 #ifdef _OPENMP
@@ -280,7 +273,7 @@ static t5e_status acts_reserve(electra_net *n, int B, int S, t5e_err *err) {
         if (!a || !a->l)
             return err_set(err, T5E_ERR_NOMEM, "electra: out of memory");
     }
-    int T = max_threads();
+    int T = core_max_threads();
     if (a->B == B && a->S == S && a->threads >= T)
         return T5E_OK;
     a->B = B;

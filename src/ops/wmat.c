@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "ops/ops.h"
 #include "ops/wmat.h"
 
@@ -467,13 +468,6 @@ int wmat_path_compiled(wmat_path path) {
     return 1;
 }
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
 
 /* ------------------------------------------------------------------ */
 /* Quantization and row lookup                                          */
@@ -661,7 +655,7 @@ static void block_rows(float *y, const float *x, const wmat *w,
  */
 static void linear_blocks(float *y, const float *x, const wmat *w,
                           const float *bias, int M, int acc) {
-    int N = w->N, K = w->K > 0 ? w->K : 1, T = max_threads();
+    int N = w->N, K = w->K > 0 ? w->K : 1, T = core_max_threads();
     long nb_max = WMAT_BLOCK_BYTES / ((long)K * 4);
     nb_max = nb_max < 16 ? 16 : nb_max;
     long per_thread = (N + (long)T * nb_max - 1) / ((long)T * nb_max);

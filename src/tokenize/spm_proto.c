@@ -138,7 +138,7 @@ static t5e_status read_piece(pb_reader *r, spm_model *m) {
     m->type[i] = SPM_NORMAL;
     uint32_t field;
     int wire;
-    uint64_t v;
+    uint64_t v = 0;
     t5e_status s;
     while (!(s = pb_key(r, &field, &wire)) && field) {
         if (field == 1 && wire == WIRE_LEN) {
@@ -170,7 +170,7 @@ static t5e_status read_piece(pb_reader *r, spm_model *m) {
 static t5e_status read_trainer(pb_reader *r, spm_model *m) {
     uint32_t field;
     int wire;
-    uint64_t v;
+    uint64_t v = 0;
     t5e_status s;
     while (!(s = pb_key(r, &field, &wire)) && field) {
         if (field == 44 && wire == WIRE_LEN) {
@@ -223,7 +223,7 @@ static t5e_status read_trainer(pb_reader *r, spm_model *m) {
 static t5e_status read_normalizer(pb_reader *r, spm_model *m) {
     uint32_t field;
     int wire;
-    uint64_t v;
+    uint64_t v = 0;
     t5e_status s;
     while (!(s = pb_key(r, &field, &wire)) && field) {
         if (field == 2 && wire == WIRE_LEN) {
