@@ -253,9 +253,10 @@ static void test_int8(void) {
         float *a = malloc(n * 4), *b = malloc(n * 4);
         snprintf(src, sizeof src, "%s/model.safetensors", models[k]);
         snprintf(src, sizeof src, "%s", data_path(src));
+        char *config = fixture_config(models[k]);
         snprintf(dir, sizeof dir, "%s", make_model(k ? "int8-11" : "int8-10",
-                                                   fixture_config(models[k]),
-                                                   NULL, 0));
+                                                   config, NULL, 0));
+        free(config);
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
         t5e_err err = {0};
         CHECK(st_convert(src, path, ST_I8, &err) == 0, "%s", err.msg);
