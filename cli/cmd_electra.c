@@ -65,8 +65,8 @@ static void usage(const cli_opts *o, FILE *out) {
         "input separates a sentence pair ([CLS] a [SEP] b [SEP]).\n\n"
         "options:\n"
         "  -m, --model DIR    model folder: config.json, model.safetensors,\n"
-        "                     vocab.txt (default: the shipped tiny model,\n"
-        "                     see README)\n"
+        "                     vocab.txt (detect, embed, classify: the\n"
+        "                     shipped tiny models by default; see README)\n"
         "  --ids              inputs are space-separated token ids, not\n"
         "                     text; token types are 0 up to and including\n"
         "                     the first [SEP], 1 after it\n"
@@ -168,19 +168,22 @@ static int parse_opts(cli_opts *o, int argc, char **argv) {
         if (!ok)
             return 2;
     }
-    /* the models t5e trained and ships: pretrained tiny discriminator and
-     * generator, and the discriminator fine-tuned on SST-2 */
+    /* the models t5e trained and ships: the pretrained tiny discriminator
+     * and that discriminator fine-tuned on SST-2 (no generator) */
     static const char *const shipped[] = {
         [CMD_DETECT] = "electra-tiny-discriminator",
-        [CMD_FILL_MASK] = "electra-tiny-generator",
+        [CMD_FILL_MASK] = NULL,
         [CMD_CLASSIFY] = "electra-tiny-sst2",
         [CMD_EMBED] = "electra-tiny-discriminator"};
     static char dir[4096];
-    if (!o->model)
-        o->model = cli_default_model(shipped[o->kind], dir, sizeof dir);
+    const char *def = shipped[o->kind];
+    if (!o->model && def)
+        o->model = cli_default_model(def, dir, sizeof dir);
+    if (!o->model && !def)
+        return cli_usage_error(o->name, "-m DIR is required");
     if (!o->model)
         return cli_usage_error(o->name, "-m DIR is required (the shipped "
-                               "models/%s was not found)", shipped[o->kind]);
+                               "models/%s was not found)", def);
     return -1;
 }
 
