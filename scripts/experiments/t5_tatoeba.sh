@@ -59,7 +59,22 @@ ft=(--train "$train" --dev "$dev"
       --output-dir "$out/pretrain-ft" > "$out/pretrain-ft.log" 2>&1
 ) &
 wait
-echo "pretraining took $(cat "$out/pretrain.seconds") s of the ${budget} s budget"
+used=$(cat "$out/pretrain.seconds")
+echo "pretraining took $used s of the ${budget} s budget"
+# the curves against the wall clock of each arm (pretraining included)
+wall() { # metrics.jsonl, seconds before it -> the same with "wall"
+    awk -v off="$2" '{ if (match($0, /"time": [0-9.]+/)) {
+        t = substr($0, RSTART + 8, RLENGTH - 8) + off
+        sub(/^\{/, "{\"wall\": " t ", ") } print }' "$1"
+}
+wall "$out/scratch/metrics.jsonl" 0 > "$out/scratch.wall.jsonl"
+wall "$out/pretrain-ft/metrics.jsonl" "$used" > "$out/pretrain-ft.wall.jsonl"
+"$bin" plot "$out/scratch.wall.jsonl" "$out/pretrain-ft.wall.jsonl" \
+    --x wall --keys bleu --title "Tatoeba en-de dev BLEU against seconds \
+of one core (pretraining included)" -o "$out/bleu.svg" > /dev/null || true
+"$bin" plot "$out/scratch.wall.jsonl" "$out/pretrain-ft.wall.jsonl" \
+    --x wall --keys loss --title "training loss against seconds of one \
+core (pretraining included)" -o "$out/loss.svg" > /dev/null || true
 for arm in scratch pretrain-ft; do
     printf '%-12s best dev ' "$arm"
     grep '"eval"' "$out/$arm/metrics.jsonl" | sed 's/.*"bleu": \([0-9.e-]*\).*/\1/' |
