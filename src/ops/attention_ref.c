@@ -8,10 +8,17 @@
 
 #include "ops/ops_backward.h"
 
+/* Less work than this (query rows x keys x head width) stays on one
+ * thread: a decoding step's attention takes tens of microseconds, about
+ * what waking a sleeping thread costs (see ops/wmat.c). */
+#define ATTN_PAR_MIN_WORK (1L << 19)
+
 void op_attention_ref(float *out, const float *q, const float *k,
                       const float *v, const attn_shape *a) {
     int total = a->H * a->Tq;
-#pragma omp parallel
+    int par = (long)total * a->Tk * a->dk >= ATTN_PAR_MIN_WORK;
+    (void)par; /* unused without OpenMP */
+#pragma omp parallel if (par)
     {
         float p[a->Tk > 0 ? a->Tk : 1];
 #pragma omp for schedule(static)

@@ -19,12 +19,16 @@
 #endif
 
 /*
- * Fewer multiply-adds than this run on one thread, where waking the others
- * would cost about what they save.  An estimate (a few microseconds to
- * wake a sleeping thread against 256 KiB of bf16 weights), not a
- * measurement: the shared machine was too loaded to time wake-ups.
+ * The streaming kernel wakes the other threads only for a matrix of at
+ * least WMAT_PAR_MIN_BYTES or WMAT_PAR_MIN_MACS multiply-adds.  Measured
+ * on the quiet 2-core machine with OMP_WAIT_POLICY=passive (how the peers
+ * run): a [512, 512] product takes 10 us on one thread and 73-77 us on
+ * two, the wake-up of a sleeping thread costing about 65 us, while a
+ * second thread adds about half a core's memory bandwidth (20.8 against
+ * ~13 GB/s) - worth it from a few MB of weights.
  */
-#define WMAT_PAR_MIN_MACS (1 << 17)
+#define WMAT_PAR_MIN_BYTES (2u << 20)
+#define WMAT_PAR_MIN_MACS (1 << 22)
 
 /*
  * The large-M path converts blocks of up to this many bytes of float32
@@ -566,7 +570,8 @@ static void linear_rows(float *y, const float *x, const wmat *w,
                         const float *bias, int M, int acc,
                         const wk_kernels *kk) {
     int G = (w->N + WK_ROWS - 1) / WK_ROWS;
-    int par = (double)M * w->N * w->K >= WMAT_PAR_MIN_MACS && G > 1;
+    int par = G > 1 && (wmat_bytes(w) >= WMAT_PAR_MIN_BYTES ||
+                        (double)M * w->N * w->K >= WMAT_PAR_MIN_MACS);
     (void)par; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) if (par)
     for (int g = 0; g < G; g++)
