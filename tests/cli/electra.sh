@@ -157,7 +157,7 @@ for c in detect fill-mask classify embed; do
 done
 check help_top_k grep -q -- '--top-k N' <<<"$("$BIN" fill-mask --help)"
 check help_pool grep -q -- '--pool P' <<<"$("$BIN" embed --help)"
-"$BIN" detect "x" >/dev/null 2>&1
+T5E_MODELS=/nonexistent "$BIN" fill-mask "x" >/dev/null 2>&1
 check usage_needs_model [ $? -eq 2 ]
 "$BIN" embed -m "$DISC" --pool max x >/dev/null 2>&1
 check usage_bad_pool [ $? -eq 2 ]
@@ -205,5 +205,13 @@ check dtype_int8_same_tokens test "$(grep -o '"tokens": \[[^]]*\]' "$TMP/d8")" =
 "$BIN" detect -m "$DISC" --dtype q3 "Hello" >/dev/null 2>"$TMP/err"
 check err_bad_dtype_usage test $? -eq 2
 check err_bad_dtype_message grep -q -- "--dtype needs" "$TMP/err"
+
+# without -m, detect, embed and classify run the shipped tiny models
+for cmd in detect embed classify; do
+    "$BIN" $cmd "the movie was wonderful ." >"$TMP/def" 2>"$TMP/err"
+    check default_model_$cmd test $? -eq 0 -a -s "$TMP/def"
+done
+"$BIN" fill-mask "a [MASK] day" >/dev/null 2>"$TMP/err"
+check fill_mask_needs_m test $? -eq 2
 
 exit $failed
