@@ -337,6 +337,37 @@ static void test_row_f16_special(void) {
     }
 }
 
+/* wmat_linear_jobs equals one wmat_linear per job, bit for bit, at the
+ * small M that share a region and the large M that fall back; any dtype
+ * mix, row counts not a multiple of the 4-row group. */
+static void test_jobs(void) {
+    const int Ms[] = {1, 3, 16, 100};
+    const wmat_dtype dts[] = {WMAT_F32, WMAT_BF16, WMAT_I8};
+    for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
+        int M = Ms[mi], K = 67, Ns[3] = {130, 5, 64};
+        test_mat t[3];
+        wmat_job jobs[3];
+        float *x = malloc((size_t)M * K * sizeof *x), *y[3], *want[3];
+        for (size_t i = 0; i < (size_t)M * K; i++)
+            x[i] = frand();
+        for (int j = 0; j < 3; j++) {
+            mat_make(&t[j], dts[j], Ns[j], K);
+            y[j] = calloc((size_t)M * Ns[j], sizeof(float));
+            want[j] = calloc((size_t)M * Ns[j], sizeof(float));
+            wmat_linear(want[j], x, &t[j].w, NULL, M, 0);
+            jobs[j] = (wmat_job){y[j], x, &t[j].w};
+        }
+        wmat_linear_jobs(jobs, 3, M);
+        for (int j = 0; j < 3; j++) {
+            CHECK(memcmp(y[j], want[j], (size_t)M * Ns[j] * 4) == 0,
+                  "M %d, job %d differs from its own call", M, j);
+            free(y[j]), free(want[j]);
+            mat_free(&t[j]);
+        }
+        free(x);
+    }
+}
+
 static void test_bytes(void) {
     wmat w = {WMAT_F32, 10, 7, NULL, NULL};
     CHECK(wmat_bytes(&w) == 280, "f32");
@@ -356,6 +387,7 @@ int main(void) {
     RUN(test_variants);
     RUN(test_thread_counts);
     RUN(test_empty_k);
+    RUN(test_jobs);
     RUN(test_quantize_exact);
     RUN(test_quantize_random);
     RUN(test_row_random);

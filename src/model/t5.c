@@ -105,8 +105,8 @@ void t5_feed_forward(const t5e_t5 *m, const t5_block *b, float *x,
     int D = c->d_model, F = c->d_ff;
     op_rmsnorm(h, x, b->ln_ff, M, D, c->layer_norm_epsilon);
     if (c->is_gated_act) {
-        wmat_linear(ff0, h, &b->wi_0, NULL, M, 0);
-        wmat_linear(ff1, h, &b->wi_1, NULL, M, 0);
+        const wmat_job gate[2] = {{ff0, h, &b->wi_0}, {ff1, h, &b->wi_1}};
+        wmat_linear_jobs(gate, 2, M);
         op_activate(ff0, (size_t)M * F, c->dense_act);
         op_mul(ff0, ff1, (size_t)M * F);
     } else {

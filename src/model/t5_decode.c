@@ -93,9 +93,10 @@ static void self_attention_step(t5e_t5 *m, t5_decode_state *st, int l) {
     float *K = st->self_k + (size_t)l * N * row;
     float *V = st->self_v + (size_t)l * N * row;
     op_rmsnorm(st->h, st->x, b->ln_self, N, D, c->layer_norm_epsilon);
-    wmat_linear(st->q, st->h, &b->self.q, NULL, N, 0);
-    wmat_linear(st->k, st->h, &b->self.k, NULL, N, 0);
-    wmat_linear(st->v, st->h, &b->self.v, NULL, N, 0);
+    const wmat_job qkv[3] = {{st->q, st->h, &b->self.q},
+                             {st->k, st->h, &b->self.k},
+                             {st->v, st->h, &b->self.v}};
+    wmat_linear_jobs(qkv, 3, N);
     for (int r = 0; r < N; r++) {
         memcpy(K + r * row + (size_t)t * HD, st->k + (size_t)r * HD,
                HD * sizeof(float));

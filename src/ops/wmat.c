@@ -738,6 +738,37 @@ void wmat_linear_path(float *y, const float *x, const wmat *w,
         linear_blocks(y, x, w, bias, M, accumulate);
 }
 
+void wmat_linear_jobs(const wmat_job *jobs, int n, int M) {
+    const wk_kernels *kk = wk_kernel(WMAT_PATH_AUTO);
+    int first[WMAT_MAX_JOBS + 1], G = 0, fused = n <= WMAT_MAX_JOBS;
+    double bytes = 0, macs = 0;
+    for (int i = 0; fused && i < n; i++) {
+        const wmat *w = jobs[i].w;
+        fused = w->N > 0 && w->K > 0 && auto_path(w, M) != WMAT_PATH_BLAS;
+        first[i] = G;
+        G += (w->N + WK_ROWS - 1) / WK_ROWS;
+        bytes += (double)wmat_bytes(w);
+        macs += (double)M * w->N * w->K;
+    }
+    if (!fused || M <= 0) {
+        for (int i = 0; i < n; i++)
+            wmat_linear(jobs[i].y, jobs[i].x, jobs[i].w, NULL, M, 0);
+        return;
+    }
+    first[n] = G;
+    int par = G > 1 && (bytes >= WMAT_PAR_MIN_BYTES ||
+                        macs >= WMAT_PAR_MIN_MACS);
+    (void)par; /* unused without OpenMP */
+#pragma omp parallel for schedule(static) if (par)
+    for (int g = 0; g < G; g++) {
+        int i = 0;
+        while (g >= first[i + 1])
+            i++;
+        rows_group(jobs[i].y, jobs[i].x, jobs[i].w, NULL, M, 0,
+                   (g - first[i]) * WK_ROWS, kk);
+    }
+}
+
 void wmat_linear(float *y, const float *x, const wmat *w, const float *bias,
                  int M, int accumulate) {
     wmat_linear_path(y, x, w, bias, M, accumulate, WMAT_PATH_AUTO);

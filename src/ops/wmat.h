@@ -57,6 +57,24 @@ void wmat_linear(float *y, const float *x, const wmat *w, const float *bias,
                  int M, int accumulate);
 
 /*
+ * Several products over the same number of input rows M, y_i[M, N_i] =
+ * x_i[M, K_i] W_i^T (no bias, y_i overwritten): decoding's q, k and v,
+ * or a gated feed-forward's two branches.  When every product takes the
+ * streaming kernel (small M), they share one parallel region, the row
+ * groups of all matrices split over the threads, so that small matrices
+ * together use every core for the price of one thread wake-up.  The
+ * results are those of one wmat_linear call per product.
+ */
+typedef struct {
+    float *y;
+    const float *x;
+    const wmat *w;
+} wmat_job;
+
+#define WMAT_MAX_JOBS 8
+void wmat_linear_jobs(const wmat_job *jobs, int n, int M);
+
+/*
  * Per-output-row symmetric int8 quantization of w[N, K] into q[N, K] and
  * scale[N]:
  *   scale[n] = max_k |w[n][k]| / 127       (float32 division)
