@@ -353,7 +353,7 @@ static void test_activate_vector(void) {
         T5E_ACT_RELU, T5E_ACT_GELU, T5E_ACT_GELU_NEW, T5E_ACT_GELU_FAST,
         T5E_ACT_QUICK_GELU, T5E_ACT_SILU, T5E_ACT_TANH, T5E_ACT_SIGMOID,
         T5E_ACT_LINEAR};
-    const size_t sizes[] = {1, 15, 17, 33, 40000};
+    const size_t sizes[] = {1, 15, 17, 33, 40000, 600000}; /* 600000: threads */
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
             size_t n = sizes[k], bad = 0;

@@ -401,10 +401,16 @@ const char *t5e_electra_label_name(const t5e_electra *m, int i) {
 
 /* Rows per OpenMP task: enough work to pay for the scheduling. */
 #define ROW_CHUNK 32
+/* Fewer values than this stay on one thread: waking a sleeping thread
+ * costs about 65 us here (OMP_WAIT_POLICY=passive; see ops/wmat.c), what
+ * a LayerNorm or a GELU of a batch-1 ELECTRA-Small layer takes alone. */
+#define PAR_MIN_VALUES (1L << 19)
 
 static void par_layernorm(float *out, const float *x, const float *w,
                           const float *b, int M, int D, float eps) {
-#pragma omp parallel for schedule(static) if (M >= 2 * ROW_CHUNK)
+    int par = (long)M * D >= PAR_MIN_VALUES;
+    (void)par; /* unused without OpenMP */
+#pragma omp parallel for schedule(static) if (par)
     for (int r = 0; r < M; r += ROW_CHUNK) {
         int n = M - r < ROW_CHUNK ? M - r : ROW_CHUNK;
         size_t o = (size_t)r * D;
@@ -415,7 +421,9 @@ static void par_layernorm(float *out, const float *x, const float *w,
 static void par_activate(float *x, size_t n, t5e_activation act) {
     const long chunk = 8192;
     long nchunks = (long)((n + chunk - 1) / chunk);
-#pragma omp parallel for schedule(static) if (nchunks > 1)
+    int par = nchunks > 1 && (long)n >= PAR_MIN_VALUES;
+    (void)par; /* unused without OpenMP */
+#pragma omp parallel for schedule(static) if (par)
     for (long c = 0; c < nchunks; c++) {
         size_t o = (size_t)c * chunk;
         op_activate(x + o, n - o < (size_t)chunk ? n - o : (size_t)chunk,

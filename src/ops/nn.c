@@ -139,8 +139,10 @@ static void activate_span(float *x, size_t n, t5e_activation act) {
 }
 
 void op_activate(float *x, size_t n, t5e_activation act) {
+    /* threads from 512K values: a wake-up of a sleeping thread costs
+     * about what 100K vector GELUs do (see ops/wmat.c) */
     const size_t chunk = 4096;
-    if (act == T5E_ACT_RELU || act == T5E_ACT_LINEAR || n < 2 * chunk) {
+    if (act == T5E_ACT_RELU || act == T5E_ACT_LINEAR || n < (1u << 19)) {
         activate_span(x, n, act);
         return;
     }
