@@ -18,6 +18,7 @@
 #include <omp.h>
 #endif
 
+#include "core/pool.h"
 #include "io/config.h"
 #include "model/electra.h"
 #include "ops/ops.h"
@@ -465,14 +466,6 @@ void electra_embed(const t5e_electra *m, int B, int S, const int32_t *ids,
 }
 
 
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 size_t electra_attn_scratch(int S) {
     return (size_t)core_max_threads() * S * S;
 }
@@ -499,24 +492,37 @@ static void attention_head(float *ctx, const float *q, const float *k,
                 sc, S, v, H, 0.0f, ctx, H);
 }
 
-/* q, k, v [B, S, H] -> ctx [B, S, H]; scratch: electra_attn_scratch(S). */
+typedef struct {
+    int S, H, NH, HD;
+    float scale;
+    const int32_t *mask;
+    const float *q, *k, *v;
+    float *ctx, *scratch;
+} heads_job;
+
+/* Heads bh0 .. bh1-1 (batch item b = bh / NH, head h = bh % NH). */
+static void heads_range(void *p, int bh0, int bh1, int thread) {
+    const heads_job *j = p;
+    float *sc = j->scratch + (size_t)thread * j->S * j->S;
+    for (int bh = bh0; bh < bh1; bh++) {
+        int b = bh / j->NH, h = bh % j->NH;
+        size_t o = (size_t)b * j->S * j->H + (size_t)h * j->HD;
+        attention_head(j->ctx + o, j->q + o, j->k + o, j->v + o,
+                       j->mask ? j->mask + (size_t)b * j->S : NULL, j->S,
+                       j->H, j->HD, j->scale, sc);
+    }
+}
+
+/* q, k, v [B, S, H] -> ctx [B, S, H]; scratch: electra_attn_scratch(S).
+ * Heads are the unit of parallelism, on the pool (core/pool.h), where
+ * BLAS runs single-threaded. */
 void electra_attention(const t5e_electra *m, int B, int S,
                        const int32_t *mask, const float *q, const float *k,
                        const float *v, float *ctx, float *scratch) {
     int H = m->cfg.hidden_size, NH = m->cfg.num_attention_heads;
-    int HD = H / NH;
-    float scale = 1.0f / sqrtf((float)HD);
-    /* BLAS runs single-threaded inside the parallel region (OpenBLAS
-     * checks omp_in_parallel), so heads are the unit of parallelism. */
-#pragma omp parallel for schedule(dynamic, 1) if (B * NH > 1)
-    for (int bh = 0; bh < B * NH; bh++) {
-        int b = bh / NH, h = bh % NH;
-        size_t o = (size_t)b * S * H + (size_t)h * HD;
-        float *sc = scratch + (size_t)thread_id() * S * S;
-        attention_head(ctx + o, q + o, k + o, v + o,
-                       mask ? mask + (size_t)b * S : NULL, S, H, HD, scale,
-                       sc);
-    }
+    heads_job j = {S, H, NH, H / NH, 1.0f / sqrtf((float)(H / NH)), mask,
+                   q, k, v, ctx, scratch};
+    pool_for(B * NH, heads_range, &j);
 }
 
 void electra_attention_ref(const t5e_electra *m, int B, int S,

@@ -4,36 +4,97 @@
  * against, and the kernel for one query row (decoding), where a matrix
  * product has nothing to gain.
  */
+#include <math.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "ops/ops_backward.h"
 
-/* Less work than this (query rows x keys x head width) stays on one
- * thread: a decoding step's attention takes tens of microseconds, about
- * what waking a sleeping thread costs (see ops/wmat.c). */
-#define ATTN_PAR_MIN_WORK (1L << 19)
+/* From this much work (query rows x keys x head width) the heads are
+ * split over the pool (core/pool.h): a cross-attention step of t5-base
+ * (12 heads x 128 keys x 64) is about 100K. */
+#define ATTN_PAR_MIN_WORK (1L << 16)
+/* Longer rows are done in chunks of this many keys (see below). */
+#define ATTN_STACK_KEYS 4096
+
+typedef struct {
+    float *out;
+    const float *q, *k, *v;
+    const attn_shape *a;
+} ref_job;
+
+/* Output of (head, query row) pairs hi0 .. hi1-1, through row p [Tk]. */
+static void ref_pairs(const ref_job *j, float *p, int hi0, int hi1) {
+    const attn_shape *a = j->a;
+    for (int hi = hi0; hi < hi1; hi++) {
+        int h = hi / a->Tq, i = hi % a->Tq;
+        float *oi = j->out + (size_t)i * a->o_stride + h * a->dk;
+        op_attention_row_probs(p, j->q, j->k, h, i, a);
+        memset(oi, 0, (size_t)a->dk * sizeof *oi);
+        for (int t = 0; t < a->Tk; t++) {
+            const float *vt = j->v + (size_t)t * a->kv_stride + h * a->dk;
+            for (int d = 0; d < a->dk; d++)
+                oi[d] += p[t] * vt[d];
+        }
+    }
+}
+
+/*
+ * The same output without a row of Tk probabilities, for rows longer
+ * than the stack buffer: the scores are made three times, a chunk at a
+ * time (maximum, sum, weighted values), with op_softmax's arithmetic in
+ * op_softmax's order, so the result is bit for bit that of ref_pairs.
+ */
+static void ref_pairs_chunked(const ref_job *j, int hi0, int hi1) {
+    const attn_shape *a = j->a;
+    float s[ATTN_STACK_KEYS];
+    for (int hi = hi0; hi < hi1; hi++) {
+        int h = hi / a->Tq, i = hi % a->Tq;
+        float *oi = j->out + (size_t)i * a->o_stride + h * a->dk;
+        float mx = -INFINITY, sum = 0.0f;
+        for (int pass = 0; pass < 3; pass++) {
+            float inv = 1.0f / sum;
+            for (int t0 = 0; t0 < a->Tk; t0 += ATTN_STACK_KEYS) {
+                int n = a->Tk - t0 < ATTN_STACK_KEYS ? a->Tk - t0
+                                                     : ATTN_STACK_KEYS;
+                op_attention_row_scores(s, j->q, j->k, h, i, t0, t0 + n, a);
+                for (int t = 0; t < n; t++) {
+                    const float *vt = j->v +
+                                      (size_t)(t0 + t) * a->kv_stride +
+                                      h * a->dk;
+                    if (pass == 0)
+                        mx = s[t] > mx ? s[t] : mx;
+                    else if (pass == 1)
+                        sum += expf(s[t] - mx);
+                    else
+                        for (int d = 0; d < a->dk; d++)
+                            oi[d] += expf(s[t] - mx) * inv * vt[d];
+                }
+            }
+            if (pass == 1)
+                memset(oi, 0, (size_t)a->dk * sizeof *oi);
+        }
+    }
+}
+
+static void ref_range(void *ctx, int hi0, int hi1, int thread) {
+    const ref_job *j = ctx;
+    if (j->a->Tk <= ATTN_STACK_KEYS) {
+        float p[ATTN_STACK_KEYS];
+        ref_pairs(j, p, hi0, hi1);
+        return;
+    }
+    ref_pairs_chunked(j, hi0, hi1);
+}
 
 void op_attention_ref(float *out, const float *q, const float *k,
                       const float *v, const attn_shape *a) {
     int total = a->H * a->Tq;
-    int par = (long)total * a->Tk * a->dk >= ATTN_PAR_MIN_WORK;
-    (void)par; /* unused without OpenMP */
-#pragma omp parallel if (par)
-    {
-        float p[a->Tk > 0 ? a->Tk : 1];
-#pragma omp for schedule(static)
-        for (int hi = 0; hi < total; hi++) {
-            int h = hi / a->Tq, i = hi % a->Tq;
-            float *oi = out + (size_t)i * a->o_stride + h * a->dk;
-            op_attention_row_probs(p, q, k, h, i, a);
-            memset(oi, 0, (size_t)a->dk * sizeof *oi);
-            for (int j = 0; j < a->Tk; j++) {
-                const float *vj = v + (size_t)j * a->kv_stride + h * a->dk;
-                for (int d = 0; d < a->dk; d++)
-                    oi[d] += p[j] * vj[d];
-            }
-        }
-    }
+    ref_job j = {out, q, k, v, a};
+    if ((long)total * a->Tk * a->dk >= ATTN_PAR_MIN_WORK)
+        pool_for(total, ref_range, &j);
+    else
+        ref_range(&j, 0, total, 0);
 }
 
 void op_attention_probs_ref(float *out, float *p, const float *q,

@@ -207,25 +207,43 @@ float op_log_softmax(float *out, const float *x, int n) {
     return lse;
 }
 
-void op_attention_row_probs(float *p, const float *q, const float *k,
-                            int h, int i, const attn_shape *a) {
+/* A dot product in eight interleaved partial sums, added in a fixed
+ * tree: compilers vectorize it (a single running sum they may not
+ * reorder), and the result does not depend on the instruction set. */
+static float dot_lanes(const float *a, const float *b, int n) {
+    float acc[8] = {0};
+    int d = 0;
+    for (; d + 8 <= n; d += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += a[d + l] * b[d + l];
+    for (int l = 0; d < n; d++, l++)
+        acc[l] += a[d] * b[d];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
+           ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+void op_attention_row_scores(float *s, const float *q, const float *k,
+                             int h, int i, int j0, int j1,
+                             const attn_shape *a) {
     const float *qi = q + (size_t)i * a->q_stride + h * a->dk;
     const float *bias = a->bias ? a->bias + h * a->bias_h + i * a->bias_q
                                 : NULL;
     int qpos = a->q_pos0 + i;
-    for (int j = 0; j < a->Tk; j++) {
+    for (int j = j0; j < j1; j++) {
         const float *kj = k + (size_t)j * a->kv_stride + h * a->dk;
-        float s = 0.0f;
-        for (int d = 0; d < a->dk; d++)
-            s += qi[d] * kj[d];
-        s *= a->scale;
+        float v = dot_lanes(qi, kj, a->dk) * a->scale;
         if (bias)
-            s += bias[j];
+            v += bias[j];
         int masked = (a->key_mask && !a->key_mask[j]) ||
                      (a->causal && j > qpos);
         if (masked)
-            s += OP_MASKED;
-        p[j] = s;
+            v += OP_MASKED;
+        s[j - j0] = v;
     }
+}
+
+void op_attention_row_probs(float *p, const float *q, const float *k,
+                            int h, int i, const attn_shape *a) {
+    op_attention_row_scores(p, q, k, h, i, 0, a->Tk, a);
     op_softmax(p, a->Tk);
 }

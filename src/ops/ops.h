@@ -69,5 +69,10 @@ void op_attention(float *out, const float *q, const float *k,
  * applied, softmax taken): one row of op_attention. */
 void op_attention_row_probs(float *p, const float *q, const float *k,
                             int h, int i, const attn_shape *a);
+/* The scores before the softmax of keys j0 .. j1-1 of that row, into
+ * s [j1 - j0]. */
+void op_attention_row_scores(float *s, const float *q, const float *k,
+                             int h, int i, int j0, int j1,
+                             const attn_shape *a);
 
 #endif

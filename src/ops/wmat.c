@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/pool.h"
 #include "ops/ops.h"
 #include "ops/wmat.h"
 
@@ -19,16 +20,17 @@
 #endif
 
 /*
- * The streaming kernel wakes the other threads only for a matrix of at
- * least WMAT_PAR_MIN_BYTES or WMAT_PAR_MIN_MACS multiply-adds.  Measured
- * on the quiet 2-core machine with OMP_WAIT_POLICY=passive (how the peers
- * run): a [512, 512] product takes 10 us on one thread and 73-77 us on
- * two, the wake-up of a sleeping thread costing about 65 us, while a
- * second thread adds about half a core's memory bandwidth (20.8 against
- * ~13 GB/s) - worth it from a few MB of weights.
+ * The streaming kernel splits its rows over the pool (core/pool.h) from
+ * WMAT_PAR_MIN_BYTES of weights or WMAT_PAR_MIN_MACS multiply-adds.  The
+ * pool's workers spin between the products of a decoding step, so a
+ * split costs a few cache-line transfers instead of an OpenMP wake-up
+ * (about 65 us here with OMP_WAIT_POLICY=passive, which made the second
+ * core pay only from 2 MB); a second thread adds about half a core's
+ * memory bandwidth (20.8 against ~13 GB/s).
  */
-#define WMAT_PAR_MIN_BYTES (2u << 20)
-#define WMAT_PAR_MIN_MACS (1 << 22)
+#define WMAT_PAR_MIN_BYTES (128u << 10)
+#define WMAT_PAR_MIN_MACS (1 << 18)
+#define WMAT_SPLIT_MAX_MACS (64.0 * (1 << 20))
 
 /*
  * The large-M path converts blocks of up to this many bytes of float32
@@ -564,18 +566,37 @@ static void rows_group(float *y, const float *x, const wmat *w,
     }
 }
 
+typedef struct {
+    float *y;
+    const float *x;
+    const wmat *w;
+    const float *bias;
+    int M, acc;
+    const wk_kernels *kk;
+} rows_job;
+
+static void rows_range(void *ctx, int g0, int g1, int thread) {
+    const rows_job *j = ctx;
+    for (int g = g0; g < g1; g++)
+        rows_group(j->y, j->x, j->w, j->bias, j->M, j->acc, g * WK_ROWS,
+                   j->kk);
+}
+
+static int worth_threads(double bytes, double macs) {
+    return bytes >= WMAT_PAR_MIN_BYTES || macs >= WMAT_PAR_MIN_MACS;
+}
+
 /* Contiguous runs of row groups per thread keep each thread's loads one
  * sequential stream, which the hardware prefetcher follows. */
 static void linear_rows(float *y, const float *x, const wmat *w,
                         const float *bias, int M, int acc,
                         const wk_kernels *kk) {
     int G = (w->N + WK_ROWS - 1) / WK_ROWS;
-    int par = G > 1 && (wmat_bytes(w) >= WMAT_PAR_MIN_BYTES ||
-                        (double)M * w->N * w->K >= WMAT_PAR_MIN_MACS);
-    (void)par; /* unused without OpenMP */
-#pragma omp parallel for schedule(static) if (par)
-    for (int g = 0; g < G; g++)
-        rows_group(y, x, w, bias, M, acc, g * WK_ROWS, kk);
+    rows_job j = {y, x, w, bias, M, acc, kk};
+    if (worth_threads((double)wmat_bytes(w), (double)M * w->N * w->K))
+        pool_for(G, rows_range, &j);
+    else
+        rows_range(&j, 0, G, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -680,10 +701,43 @@ static void linear_blocks(float *y, const float *x, const wmat *w,
     }
 }
 
-/* Float32 weights through OpenBLAS, as op_linear does it. */
+typedef struct {
+    float *y;
+    const float *x;
+    const wmat *w;
+    const float *bias;
+    int M, acc;
+} split_job;
+
+/* Output columns [16 c0, 16 c1) of a float32 product, one sgemm. */
+static void split_range(void *ctx, int c0, int c1, int thread) {
+    const split_job *j = ctx;
+    int N = j->w->N, K = j->w->K, n0 = c0 * 16;
+    int nb = (c1 * 16 < N ? c1 * 16 : N) - n0;
+    const float *wf = (const float *)j->w->data + (size_t)n0 * K;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->M, nb, K, 1.0f,
+                j->x, K, wf, K, j->acc ? 1.0f : 0.0f, j->y + n0, N);
+    for (int m = 0; j->bias && m < j->M; m++)
+        for (int n = n0; n < n0 + nb; n++)
+            j->y[(size_t)m * N + n] += j->bias[n];
+}
+
+/*
+ * Float32 weights through OpenBLAS.  Up to WMAT_SPLIT_MAX_MACS the output
+ * columns are split over the pool, one single-threaded sgemm per thread:
+ * OpenBLAS's own threads would cost an OpenMP wake-up per product, about
+ * what a [128, 256] x [256, 256] product takes.  Beyond, OpenBLAS's
+ * threading (which shares the packing of x) is the better one.
+ */
 static void linear_f32_blas(float *y, const float *x, const wmat *w,
                             const float *bias, int M, int acc) {
     const float *wf = w->data;
+    double macs = (double)M * w->N * w->K;
+    if (M > 1 && macs >= WMAT_PAR_MIN_MACS && macs <= WMAT_SPLIT_MAX_MACS) {
+        split_job j = {y, x, w, bias, M, acc};
+        pool_for((w->N + 15) / 16, split_range, &j);
+        return;
+    }
     if (!acc) {
         op_linear(y, x, wf, bias, M, w->K, w->N);
         return;
@@ -738,6 +792,24 @@ void wmat_linear_path(float *y, const float *x, const wmat *w,
         linear_blocks(y, x, w, bias, M, accumulate);
 }
 
+typedef struct {
+    const wmat_job *jobs;
+    const int *first; /* first row group of each job, then the total */
+    int M;
+    const wk_kernels *kk;
+} jobs_ctx;
+
+static void jobs_range(void *ctx, int g0, int g1, int thread) {
+    const jobs_ctx *j = ctx;
+    int i = 0;
+    for (int g = g0; g < g1; g++) {
+        while (g >= j->first[i + 1])
+            i++;
+        rows_group(j->jobs[i].y, j->jobs[i].x, j->jobs[i].w, NULL, j->M, 0,
+                   (g - j->first[i]) * WK_ROWS, j->kk);
+    }
+}
+
 void wmat_linear_jobs(const wmat_job *jobs, int n, int M) {
     const wk_kernels *kk = wk_kernel(WMAT_PATH_AUTO);
     int first[WMAT_MAX_JOBS + 1], G = 0, fused = n <= WMAT_MAX_JOBS;
@@ -756,17 +828,11 @@ void wmat_linear_jobs(const wmat_job *jobs, int n, int M) {
         return;
     }
     first[n] = G;
-    int par = G > 1 && (bytes >= WMAT_PAR_MIN_BYTES ||
-                        macs >= WMAT_PAR_MIN_MACS);
-    (void)par; /* unused without OpenMP */
-#pragma omp parallel for schedule(static) if (par)
-    for (int g = 0; g < G; g++) {
-        int i = 0;
-        while (g >= first[i + 1])
-            i++;
-        rows_group(jobs[i].y, jobs[i].x, jobs[i].w, NULL, M, 0,
-                   (g - first[i]) * WK_ROWS, kk);
-    }
+    jobs_ctx j = {jobs, first, M, kk};
+    if (worth_threads(bytes, macs))
+        pool_for(G, jobs_range, &j);
+    else
+        jobs_range(&j, 0, G, 0);
 }
 
 void wmat_linear(float *y, const float *x, const wmat *w, const float *bias,
