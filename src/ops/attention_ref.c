@@ -58,6 +58,8 @@ static void ref_pairs_chunked(const ref_job *j, int hi0, int hi1) {
                 int n = a->Tk - t0 < ATTN_STACK_KEYS ? a->Tk - t0
                                                      : ATTN_STACK_KEYS;
                 op_attention_row_scores(s, j->q, j->k, h, i, t0, t0 + n, a);
+                if (pass > 0) /* chunks start at multiples of the lanes */
+                    op_exp_shifted(s, n, mx);
                 for (int t = 0; t < n; t++) {
                     const float *vt = j->v +
                                       (size_t)(t0 + t) * a->kv_stride +
@@ -65,10 +67,10 @@ static void ref_pairs_chunked(const ref_job *j, int hi0, int hi1) {
                     if (pass == 0)
                         mx = s[t] > mx ? s[t] : mx;
                     else if (pass == 1)
-                        sum += expf(s[t] - mx);
+                        sum += s[t];
                     else
                         for (int d = 0; d < a->dk; d++)
-                            oi[d] += expf(s[t] - mx) * inv * vt[d];
+                            oi[d] += s[t] * inv * vt[d];
                 }
             }
             if (pass == 1)

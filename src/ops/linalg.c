@@ -1,5 +1,6 @@
 /* linalg.c - matrix products through BLAS. */
 #include <cblas.h>
+#include <string.h>
 
 #include "ops/ops.h"
 
@@ -17,16 +18,21 @@ static void linear_rows(float *y, const float *x, const float *w, int M,
                     x, K, w, K, beta, y, N);
 }
 
+/* The bias is written first and the product added to it (beta = 1):
+ * with beta = 0 OpenBLAS clears y in a pass of its own, and the bias
+ * would be another pass (together about a tenth of an ELECTRA-Small
+ * forward on the AVX2 machine). */
 void op_linear(float *y, const float *x, const float *w, const float *bias,
                int M, int K, int N) {
     if (M <= 0 || N <= 0)
         return;
-    linear_rows(y, x, w, M, K, N, 0.0f);
-    if (!bias)
+    if (!bias) {
+        linear_rows(y, x, w, M, K, N, 0.0f);
         return;
+    }
     for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++)
-            y[(size_t)i * N + j] += bias[j];
+        memcpy(y + (size_t)i * N, bias, (size_t)N * sizeof *y);
+    linear_rows(y, x, w, M, K, N, 1.0f);
 }
 
 void op_linear_acc(float *y, const float *x, const float *w, int M, int K,

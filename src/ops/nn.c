@@ -181,14 +181,24 @@ void op_mul(float *y, const float *x, size_t n) {
         y[i] *= x[i];
 }
 
+void op_exp_shifted(float *x, int n, float mx) {
+    int i = 0;
+#ifdef VW
+    vf m = V_SET1(mx);
+    for (; i + VW <= n; i += VW)
+        V_STORE(x + i, V_EXP(V_ADD(V_LOAD(x + i), V_MUL(V_SET1(-1.0f), m))));
+#endif
+    for (; i < n; i++)
+        x[i] = expf(x[i] - mx);
+}
+
 void op_softmax(float *x, int n) {
     float mx = -INFINITY, sum = 0.0f;
     for (int i = 0; i < n; i++)
         mx = x[i] > mx ? x[i] : mx;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
+    op_exp_shifted(x, n, mx);
+    for (int i = 0; i < n; i++)
         sum += x[i];
-    }
     float inv = 1.0f / sum;
     for (int i = 0; i < n; i++)
         x[i] *= inv;

@@ -69,6 +69,9 @@ void op_attention(float *out, const float *q, const float *k,
  * applied, softmax taken): one row of op_attention. */
 void op_attention_row_probs(float *p, const float *q, const float *k,
                             int h, int i, const attn_shape *a);
+/* x[i] = exp(x[i] - mx): lanes of the vector width through libmvec (within
+ * 4 ulp), the tail through expf; op_softmax's exponentials. */
+void op_exp_shifted(float *x, int n, float mx);
 /* The scores before the softmax of keys j0 .. j1-1 of that row, into
  * s [j1 - j0]. */
 void op_attention_row_scores(float *s, const float *q, const float *k,
