@@ -16,10 +16,14 @@
 #              time, one thread each.
 # Prints (and writes to OUT_DIR/results.txt) the best dev figures.
 #
+# With VOCAB_SIZE=N the vocabulary is BERT's pruned to the N pieces the
+# training text uses most (scripts/experiments/prune_vocab.py), every
+# character the text uses kept, so no piece goes untrained.
 # Usage: scripts/experiments/electra_sst2.sh OUT_DIR [T5E_BINARY]
 # Environment: PRETRAIN_STEPS (4500: the schedule's length, about what
-# 30 quiet minutes hold), PRETRAIN_MINUTES (30), EPOCHS (3).  SMOKE=1 runs
-# a version of a few seconds end to end to check the script itself.
+# 30 quiet minutes hold), PRETRAIN_MINUTES (30), EPOCHS (3), VOCAB_SIZE
+# (0: BERT's 30522), LR (5e-4), WARMUP (300), MASK_PROB (0.25).  SMOKE=1
+# runs a version of a few seconds end to end to check the script itself.
 set -euo pipefail
 out=${1:?usage: electra_sst2.sh OUT_DIR [T5E_BINARY]}
 bin=${2:-build/t5e}
@@ -42,7 +46,7 @@ train_files=("$out/data/moby_dick_train.txt" $src/kjv_bible.txt
 sst_train=$data/glue_sst2/train.tsv sst_dev=$data/glue_sst2/dev.tsv
 cola_train=$data/glue_cola/train.tsv cola_dev=$data/glue_cola/dev.tsv
 pt_extra=(--batch-size 32 --save-steps 500 --eval-steps 250
-          --eval-examples 256 --warmup-steps 300)
+          --eval-examples 256 --warmup-steps "${WARMUP:-300}")
 ft_len=(--num-epochs "$epochs")
 if [ "${SMOKE:-0}" = 1 ]; then
     pt_steps=${PRETRAIN_STEPS:-6} pt_minutes=${PRETRAIN_MINUTES:-1}
@@ -59,10 +63,22 @@ if [ "${SMOKE:-0}" = 1 ]; then
     ft_len=(--max-steps 6)
 fi
 
+# 0. the vocabulary fitted to the training text, if asked for
+if [ "${VOCAB_SIZE:-0}" -gt 0 ]; then
+    cat "${train_files[@]}" |
+        "$bin" tokenize -m $vocab --no-special | awk 'NR % 2 == 0' |
+        tr ' ' '\n' | grep -v '^$' | sort | uniq -c | sort -rn \
+        > "$out/data/piece_counts.txt"
+    python3 "$(dirname "$0")/prune_vocab.py" $vocab \
+        "$out/data/piece_counts.txt" "$VOCAB_SIZE" "$out/data/vocab.txt"
+    vocab=$out/data/vocab.txt
+fi
+
 # 1. pretraining, ended by the time budget at the latest
 "$bin" pretrain-electra --size tiny --vocab $vocab \
     --train "${train_files[@]}" --dev "$out/data/dev.txt" \
-    --mask-prob 0.25 --learning-rate 5e-4 --max-steps "$pt_steps" \
+    --mask-prob "${MASK_PROB:-0.25}" --learning-rate "${LR:-5e-4}" \
+    --max-steps "$pt_steps" \
     --max-time $((pt_minutes * 60)) --threads 2 --logging-steps 10 \
     "${pt_extra[@]}" --output-dir "$out/pretrain" > "$out/pretrain.log" 2>&1
 disc=$out/pretrain/discriminator
