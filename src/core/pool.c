@@ -12,6 +12,7 @@
 #include "core/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,7 +77,9 @@ static long elapsed_ns(const struct timespec *t0) {
 }
 
 /* Spins until `go` moves past `seen` or the spin time is over; returns
- * whether it moved. */
+ * whether it moved.  Every 256 pauses (a few microseconds) it yields the
+ * core, so a thread that has work there (OpenBLAS's OpenMP threads run
+ * the large products) takes it instead of sharing it with a spinner. */
 static int spin_for_ticket(worker *w, unsigned seen) {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -85,8 +88,11 @@ static int spin_for_ticket(worker *w, unsigned seen) {
         if (atomic_load_explicit(&w->go, memory_order_acquire) != seen)
             return 1;
         cpu_relax();
-        if ((i & 255) == 0 && elapsed_ns(&t0) >= limit)
-            return 0;
+        if ((i & 255) == 0) {
+            if (elapsed_ns(&t0) >= limit)
+                return 0;
+            sched_yield();
+        }
     }
 }
 
