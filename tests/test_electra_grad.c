@@ -15,11 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <omp.h>
+
 #include <cjson/cJSON.h>
 
 #include "harness.h"
 #include "model/electra_train.h"
 #include "train/electra_pretrain.h"
+#include "train/electra_task.h"
 #include "train/optim.h"
 
 #define DISC "electra-tiny-discriminator"
@@ -516,6 +519,142 @@ static void test_train_forward_logits(void) {
     st_close(&g);
 }
 
+/* ---- the pretraining step at a training shape -------------------- */
+
+/* The fixtures are a few tokens long, below the sizes where products
+ * split over threads and attention takes its blocked paths; here a
+ * 96-token batch of a tiny-named model (2 layers, 2000 pieces) meets
+ * them.  Batch of 3 rows of different lengths, fixed masks and
+ * replacements. */
+typedef struct {
+    int B, S;
+    int32_t *ids, *types, *mask, *gen_ids, *gen_labels, *disc_ids;
+} fixed_batch;
+
+static void fixed_batch_make(fixed_batch *f, const electra_pretrain_config *pc,
+                             int V, rng_state *r) {
+    f->B = 3, f->S = 96;
+    size_t BS = (size_t)f->B * f->S;
+    int32_t **bufs[] = {&f->ids, &f->types, &f->mask, &f->gen_ids,
+                        &f->gen_labels, &f->disc_ids};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        *bufs[i] = calloc(BS, sizeof(int32_t));
+    for (int b = 0; b < f->B; b++) {
+        int len = f->S - 29 * b;
+        for (int s = 0; s < f->S; s++) {
+            size_t t = (size_t)b * f->S + s;
+            f->mask[t] = s < len;
+            f->types[t] = s > len / 2 && s < len;
+            f->ids[t] = s == 0 ? pc->cls_id : s == len - 1 ? pc->sep_id
+                      : s >= len ? pc->pad_id
+                      : 110 + (int32_t)(rng_next(r) % (uint64_t)(V - 110));
+        }
+    }
+    electra_pretrain_mask(pc, f->B, f->S, f->ids, f->mask, r, f->gen_ids,
+                          f->gen_labels);
+    memcpy(f->disc_ids, f->ids, BS * sizeof *f->ids);
+    for (size_t t = 0; t < BS; t++)
+        if (f->gen_labels[t] != -100 && rng_next(r) % 2)
+            f->disc_ids[t] = 110 + (int32_t)(rng_next(r) % (uint64_t)(V - 110));
+}
+
+static void fixed_batch_free(fixed_batch *f) {
+    free(f->ids), free(f->types), free(f->mask);
+    free(f->gen_ids), free(f->gen_labels), free(f->disc_ids);
+}
+
+static double fixed_loss(electra_pretrain *st, const fixed_batch *f) {
+    electra_pretrain_stats s;
+    t5e_err err = {0};
+    param_zero_grad(&st->ps);
+    CHECK_OK(electra_pretrain_step_fixed(st, f->B, f->S, f->ids, f->types,
+                                         f->mask, f->gen_ids, f->gen_labels,
+                                         f->disc_ids, &s, &err), &err);
+    return s.loss;
+}
+
+/* Every parameter's gradient against a central difference along a
+ * random direction, and 1 thread against 2. */
+static void test_pretrain_grads_training_shape(void) {
+    t5e_electra_config dc, gc;
+    electra_task_named_config("tiny", 2000, 128, &dc, &gc);
+    dc.num_hidden_layers = gc.num_hidden_layers = 2;
+    electra_pretrain_config pc;
+    electra_pretrain_config_default(&pc);
+    electra_pretrain st;
+    t5e_err err = {0};
+    CHECK_OK(electra_pretrain_init(&st, &dc, &gc, &pc, &err), &err);
+    if (err.msg[0])
+        return;
+    electra_pretrain_init_random(&st, 3);
+    rng_state r;
+    rng_seed(&r, 11);
+    fixed_batch f;
+    fixed_batch_make(&f, &pc, dc.vocab_size, &r);
+
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    double loss = fixed_loss(&st, &f);
+    float *g1 = malloc(st.ps.total * sizeof *g1);
+    memcpy(g1, st.ps.grad, st.ps.total * sizeof *g1);
+    omp_set_num_threads(2);
+    double loss2 = fixed_loss(&st, &f);
+    CHECK(fabs(loss - loss2) <= 1e-6 * fabs(loss), "loss %.9g with 1 "
+          "thread, %.9g with 2", loss, loss2);
+    /* key biases get zero gradients up to rounding (softmax ignores a
+     * shift along a row): an absolute floor keeps them out */
+    double floor = 0;
+    for (size_t k = 0; k < st.ps.total; k++)
+        floor = fmax(floor, 1e-7 * fabs(g1[k]));
+    for (int i = 0; i < st.ps.n; i++) {
+        const param *p = &st.ps.p[i];
+        double worst = 0, big = 1e-30;
+        for (size_t k = 0; k < p->numel; k++) {
+            worst = fmax(worst, fabs(g1[p->offset + k] -
+                                     st.ps.grad[p->offset + k]));
+            big = fmax(big, fabs(g1[p->offset + k]));
+        }
+        CHECK(worst <= 1e-5 * big + floor, "%s: 1 and 2 threads differ by %.3g "
+              "(largest gradient %.3g)", p->name, worst, big);
+    }
+
+    /* Float32 activations leave about 1e-8 of noise on a loss near 40;
+     * the bound allows 5e-8 * |loss| / h of it beside 2% of the slope. */
+    int fails = 0;
+    for (int i = 0; i < st.ps.n && fails < 5; i++) {
+        const param *p = &st.ps.p[i];
+        float *w = param_data(&st.ps, i);
+        float *w0 = malloc(p->numel * sizeof *w0);
+        float *dir = malloc(p->numel * sizeof *dir);
+        memcpy(w0, w, p->numel * sizeof *w0);
+        double slope = 0;
+        for (size_t k = 0; k < p->numel; k++) {
+            dir[k] = (float)rng_uniform(&r) - 0.5f;
+            slope += (double)g1[p->offset + k] * dir[k];
+        }
+        double h = 1.7e-3;
+        for (size_t k = 0; k < p->numel; k++)
+            w[k] = w0[k] + (float)h * dir[k];
+        double up = fixed_loss(&st, &f);
+        for (size_t k = 0; k < p->numel; k++)
+            w[k] = w0[k] - (float)h * dir[k];
+        double down = fixed_loss(&st, &f);
+        memcpy(w, w0, p->numel * sizeof *w0);
+        double fd = (up - down) / (2 * h);
+        double bound = 2e-2 * fabs(slope) + 5e-8 * fabs(loss) / h;
+        if (fabs(fd - slope) > bound)
+            fails++;
+        CHECK(fabs(fd - slope) <= bound, "%s: finite difference %.6g, "
+              "gradient %.6g", p->name, fd, slope);
+        free(w0);
+        free(dir);
+    }
+    omp_set_num_threads(saved);
+    free(g1);
+    fixed_batch_free(&f);
+    electra_pretrain_free(&st);
+}
+
 int main(void) {
     RUN(test_discriminator_grads);
     RUN(test_generator_grads);
@@ -528,5 +667,6 @@ int main(void) {
     RUN(test_init_random);
     RUN(test_mask_rules);
     RUN(test_pretrain_step_trains);
+    RUN(test_pretrain_grads_training_shape);
     return harness_finish();
 }
