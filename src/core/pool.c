@@ -36,6 +36,8 @@
 typedef struct {
     _Alignas(64) atomic_uint go; /* job tickets handed to this worker */
     atomic_uint done;            /* the last ticket it finished */
+    atomic_uint claimed;         /* the last ticket whose range someone
+                                    (it, or the caller) took */
     atomic_int sleeping;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -108,6 +110,17 @@ static unsigned wait_for_ticket(worker *w, unsigned seen) {
     return atomic_load_explicit(&w->go, memory_order_acquire);
 }
 
+/*
+ * Takes ticket t's range for whoever calls: the worker when it wakes, or
+ * the caller when it has finished its own range first.  Exactly one of
+ * them wins, so a worker that is not running (the machine is shared, and
+ * its core may be busy) does not hold the caller up.
+ */
+static int claim(worker *w, unsigned t) {
+    unsigned before = t - 1;
+    return atomic_compare_exchange_strong(&w->claimed, &before, t);
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     in_job = 1; /* a pool_for from inside a job runs inline */
@@ -117,6 +130,8 @@ static void *worker_main(void *arg) {
     unsigned seen = 0;
     for (;;) {
         seen = wait_for_ticket(w, seen);
+        if (!claim(w, seen))
+            continue; /* the caller ran this range itself */
         pool.fn(pool.ctx, w->begin, w->end, w->index);
         atomic_store_explicit(&w->done, seen, memory_order_release);
     }
@@ -129,6 +144,7 @@ static worker *worker_start(void) {
         return NULL;
     atomic_init(&w->go, 0);
     atomic_init(&w->done, 0);
+    atomic_init(&w->claimed, 0);
     atomic_init(&w->sleeping, 0);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
@@ -182,14 +198,16 @@ static int wants_inline(int n, int *threads) {
     return in_job || *threads < 2;
 }
 
-/* Runs the caller's range with OpenMP limited to one thread. */
-static void run_own_range(pool_fn fn, void *ctx, int begin, int end) {
+/* Runs a range in the caller (as thread `thread`) with OpenMP limited to
+ * one thread. */
+static void run_here(pool_fn fn, void *ctx, int begin, int end,
+                     int thread) {
 #ifdef _OPENMP
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
 #endif
     in_job = 1;
-    fn(ctx, begin, end, 0);
+    fn(ctx, begin, end, thread);
     in_job = 0;
 #ifdef _OPENMP
     omp_set_num_threads(saved);
@@ -216,10 +234,21 @@ void pool_for(int n, pool_fn fn, void *ctx) {
         ticket[i] = atomic_load(&w->go) + 1;
         hand_out(w);
     }
-    run_own_range(fn, ctx, 0, (int)((long)n / T));
-    for (int i = 0; i < W; i++)
-        while (atomic_load_explicit(&pool.workers[i]->done,
-                                    memory_order_acquire) != ticket[i])
+    run_here(fn, ctx, 0, (int)((long)n / T), 0);
+    for (int i = 0; i < W; i++) {
+        worker *w = pool.workers[i];
+        if (claim(w, ticket[i])) { /* not started: run it here */
+            run_here(fn, ctx, w->begin, w->end, w->index);
+            continue;
+        }
+        /* started: wait, yielding now and then in case the worker was
+         * preempted on this core */
+        for (unsigned k = 1; atomic_load_explicit(&w->done,
+                 memory_order_acquire) != ticket[i]; k++) {
             cpu_relax();
+            if ((k & 255) == 0)
+                sched_yield();
+        }
+    }
     pthread_mutex_unlock(&submit_mu);
 }
