@@ -306,6 +306,56 @@ static float frand(unsigned *st) {
     return (float)((*st >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
+/*
+ * Weights converted at load (F16, BF16, I8) run through the stacked q/k/v
+ * product in their own type: the discriminator's logits against the
+ * float32 goldens, within the rounding each type adds.  bf16 keeps 8
+ * mantissa bits (about 0.4% per weight), f16 11, int8 moves a weight by up
+ * to 1/254 of its row's largest; the bounds (of max |logit|) are a few
+ * times what the fixture measured when written and catch a wrong scale,
+ * row or stacking order, which give errors of order 1.
+ */
+static void test_low_precision(void) {
+    static const struct {
+        t5e_dtype dt;
+        const char *name;
+        double bound;
+    } types[] = {{T5E_DTYPE_F16, "f16", 0.004},
+                 {T5E_DTYPE_BF16, "bf16", 0.02},
+                 {T5E_DTYPE_I8, "int8", 0.1}};
+    fixture f;
+    fixture_open(&f, DISC);
+    int64_t n;
+    float *want = golden_f32(&f.g, "logits", &n);
+    float *got = malloc((size_t)n * sizeof *got);
+    double mx = 0;
+    for (int64_t i = 0; i < n; i++)
+        mx = fmax(mx, fabs(want[i]));
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        t5e_load_options o;
+        t5e_load_options_default(&o);
+        o.dtype = types[k].dt;
+        t5e_electra *m = NULL;
+        t5e_err err = {0};
+        CHECK_OK(t5e_electra_load(data_path(DISC), &o, &m, &err), &err);
+        if (!m)
+            continue;
+        CHECK_OK(t5e_electra_detect(m, f.B, f.S, f.ids, f.types, f.mask,
+                                    got, &err), &err);
+        double worst = 0;
+        for (int64_t i = 0; i < n; i++)
+            worst = fmax(worst, fabs(got[i] - want[i]) / mx);
+        printf("     %-5s max |logit - golden| = %.4f of max |golden|\n",
+               types[k].name, worst);
+        CHECK(worst < types[k].bound, "%s: logits off by %.4f of max",
+              types[k].name, worst);
+        t5e_electra_free(m);
+    }
+    free(want);
+    free(got);
+    fixture_close(&f);
+}
+
 static void test_attention_matches_reference(void) {
     t5e_electra *m = load(DISC);
     int B = 3, S = 37, H = m->cfg.hidden_size;
@@ -632,6 +682,7 @@ int main(void) {
     RUN(test_generator_golden);
     RUN(test_classifier_golden);
     RUN(test_padding_invariance);
+    RUN(test_low_precision);
     RUN(test_attention_matches_reference);
     RUN(test_wrong_head);
     RUN(test_bad_inputs);

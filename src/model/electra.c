@@ -332,6 +332,53 @@ static t5e_status bind_head(t5e_electra *m, t5e_err *err) {
 }
 #undef GET
 
+static size_t round64(size_t n) {
+    return (n + 63) & ~(size_t)63;
+}
+
+/*
+ * Stacks a layer's q, k and v weights and biases into one [3H, H] product,
+ * so the three projections read the layer input once and take one
+ * hand-out to the threads.  The copy keeps their dtype; should they differ
+ * (a checkpoint mixing dtypes), it is float32.
+ */
+static t5e_status fuse_qkv(electra_layer *l, int H, t5e_err *err) {
+    const wmat *w[3] = {&l->q_w, &l->k_w, &l->v_w};
+    const float *b[3] = {l->q_b, l->k_b, l->v_b};
+    wmat_dtype dt = l->q_w.dtype;
+    for (int i = 1; i < 3; i++)
+        if (w[i]->dtype != dt)
+            dt = WMAT_F32;
+    int same = dt == l->q_w.dtype && dt == l->k_w.dtype &&
+               dt == l->v_w.dtype;
+    size_t row = (size_t)H * wmat_dtype_size(dt), block = row * H;
+    size_t vec = (size_t)H * sizeof(float);
+    size_t data_bytes = round64(3 * block), bias_bytes = round64(3 * vec);
+    int i8 = dt == WMAT_I8;
+    char *mem = NULL;
+    if (posix_memalign((void **)&mem, 64,
+                       data_bytes + bias_bytes * (i8 ? 2 : 1)))
+        return err_set(err, T5E_ERR_NOMEM, "electra: out of memory for "
+                       "the stacked attention projections");
+    float *bias = (float *)(mem + data_bytes);
+    float *scale = i8 ? (float *)(mem + data_bytes + bias_bytes) : NULL;
+    for (int i = 0; i < 3; i++) {
+        char *dst = mem + i * block;
+        if (same)
+            memcpy(dst, w[i]->data, block);
+        else
+            for (int n = 0; n < H; n++)
+                wmat_row((float *)(dst + n * row), w[i], n);
+        memcpy(bias + (size_t)i * H, b[i], vec);
+        if (i8)
+            memcpy(scale + (size_t)i * H, w[i]->scale, vec);
+    }
+    l->qkv_w = (wmat){dt, 3 * H, H, mem, scale};
+    l->qkv_b = bias;
+    l->qkv_mem = mem;
+    return T5E_OK;
+}
+
 static t5e_status bind_weights(t5e_electra *m, t5e_err *err) {
     const char *pre = encoder_prefix(&m->store);
     int NL = m->cfg.num_hidden_layers;
@@ -339,8 +386,11 @@ static t5e_status bind_weights(t5e_electra *m, t5e_err *err) {
     if (!m->p.layers)
         return err_set(err, T5E_ERR_NOMEM, "out of memory");
     t5e_status s = bind_embeddings(m, pre, err);
-    for (int i = 0; i < NL && !s; i++)
+    for (int i = 0; i < NL && !s; i++) {
         s = bind_layer(m, pre, i, &m->p.layers[i], err);
+        if (!s)
+            s = fuse_qkv(&m->p.layers[i], m->cfg.hidden_size, err);
+    }
     if (!s)
         s = bind_head(m, err);
     return s;
@@ -381,6 +431,8 @@ void t5e_electra_free(t5e_electra *m) {
     for (int i = 0; m->labels && i < m->cfg.num_labels; i++)
         free(m->labels[i]);
     free(m->labels);
+    for (int i = 0; m->p.layers && i < m->cfg.num_hidden_layers; i++)
+        free(m->p.layers[i].qkv_mem);
     free(m->p.layers);
     free(m->ws);
     free(m);
@@ -400,36 +452,58 @@ const char *t5e_electra_label_name(const t5e_electra *m, int i) {
 /* Row-parallel helpers (the ops kernels are serial)                   */
 /* ------------------------------------------------------------------ */
 
-/* Rows per OpenMP task: enough work to pay for the scheduling. */
-#define ROW_CHUNK 32
-/* Fewer values than this stay on one thread: waking a sleeping thread
- * costs about 65 us here (OMP_WAIT_POLICY=passive; see ops/wmat.c), what
- * a LayerNorm or a GELU of a batch-1 ELECTRA-Small layer takes alone. */
-#define PAR_MIN_VALUES (1L << 19)
+/* Norms and activations are split over the pool (core/pool.h) in a few
+ * contiguous parts, one per thread: its workers are spinning between the
+ * products of a layer, so a hand-out costs microseconds, and a batch-1
+ * ELECTRA-Small layer's LayerNorm (32K values) or GELU (128K) already
+ * pays for it.  Fewer values than this stay on the caller's thread. */
+#define PAR_MIN_VALUES (1L << 14)
+
+typedef struct {
+    float *out;
+    const float *x, *w, *b;
+    int M, D, parts;
+    float eps;
+    size_t n;
+    t5e_activation act;
+} rows_job;
+
+/* Rows [M * p0 / parts, M * p1 / parts) of a LayerNorm. */
+static void layernorm_parts(void *ctx, int p0, int p1, int thread) {
+    const rows_job *j = ctx;
+    (void)thread;
+    int r0 = (int)((long)j->M * p0 / j->parts);
+    int r1 = (int)((long)j->M * p1 / j->parts);
+    size_t o = (size_t)r0 * j->D;
+    op_layernorm(j->out + o, j->x + o, j->w, j->b, r1 - r0, j->D, j->eps);
+}
+
+static int parts_for(size_t values) {
+    int T = core_max_threads();
+    return values >= (size_t)PAR_MIN_VALUES && T > 1 ? T : 1;
+}
 
 static void par_layernorm(float *out, const float *x, const float *w,
                           const float *b, int M, int D, float eps) {
-    int par = (long)M * D >= PAR_MIN_VALUES;
-    (void)par; /* unused without OpenMP */
-#pragma omp parallel for schedule(static) if (par)
-    for (int r = 0; r < M; r += ROW_CHUNK) {
-        int n = M - r < ROW_CHUNK ? M - r : ROW_CHUNK;
-        size_t o = (size_t)r * D;
-        op_layernorm(out + o, x + o, w, b, n, D, eps);
-    }
+    rows_job j = {out, x, w, b, M, D, parts_for((size_t)M * D), eps, 0,
+                  T5E_ACT_LINEAR};
+    if (j.parts > M)
+        j.parts = M > 0 ? M : 1;
+    pool_for(j.parts, layernorm_parts, &j);
+}
+
+/* Values [n * p0 / parts, n * p1 / parts) of an activation, in place. */
+static void activate_parts(void *ctx, int p0, int p1, int thread) {
+    const rows_job *j = ctx;
+    (void)thread;
+    size_t a = j->n * (size_t)p0 / (size_t)j->parts;
+    size_t e = j->n * (size_t)p1 / (size_t)j->parts;
+    op_activate(j->out + a, e - a, j->act);
 }
 
 static void par_activate(float *x, size_t n, t5e_activation act) {
-    const long chunk = 8192;
-    long nchunks = (long)((n + chunk - 1) / chunk);
-    int par = nchunks > 1 && (long)n >= PAR_MIN_VALUES;
-    (void)par; /* unused without OpenMP */
-#pragma omp parallel for schedule(static) if (par)
-    for (long c = 0; c < nchunks; c++) {
-        size_t o = (size_t)c * chunk;
-        op_activate(x + o, n - o < (size_t)chunk ? n - o : (size_t)chunk,
-                    act);
-    }
+    rows_job j = {x, NULL, NULL, NULL, 0, 0, parts_for(n), 0.0f, n, act};
+    pool_for(j.parts, activate_parts, &j);
 }
 
 /* out = LayerNorm(y + res) over rows of D: the post-LN residual. */
@@ -477,9 +551,9 @@ size_t electra_attn_scratch(int S) {
  */
 static void attention_head(float *ctx, const float *q, const float *k,
                            const float *v, const int32_t *mask, int S,
-                           int H, int HD, float scale, float *sc) {
+                           int ld, int H, int HD, float scale, float *sc) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, HD, scale,
-                q, H, k, H, 0.0f, sc, S);
+                q, ld, k, ld, 0.0f, sc, S);
     for (int i = 0; i < S; i++) {
         float *row = sc + (size_t)i * S;
         /* The reference adds (1 - mask) * float32_min, not -inf. */
@@ -489,11 +563,11 @@ static void attention_head(float *ctx, const float *q, const float *k,
         op_softmax(row, S);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, HD, S, 1.0f,
-                sc, S, v, H, 0.0f, ctx, H);
+                sc, S, v, ld, 0.0f, ctx, H);
 }
 
 typedef struct {
-    int S, H, NH, HD;
+    int S, H, NH, HD, ld;
     float scale;
     const int32_t *mask;
     const float *q, *k, *v;
@@ -507,22 +581,31 @@ static void heads_range(void *p, int bh0, int bh1, int thread) {
     for (int bh = bh0; bh < bh1; bh++) {
         int b = bh / j->NH, h = bh % j->NH;
         size_t o = (size_t)b * j->S * j->H + (size_t)h * j->HD;
-        attention_head(j->ctx + o, j->q + o, j->k + o, j->v + o,
+        size_t oi = (size_t)b * j->S * j->ld + (size_t)h * j->HD;
+        attention_head(j->ctx + o, j->q + oi, j->k + oi, j->v + oi,
                        j->mask ? j->mask + (size_t)b * j->S : NULL, j->S,
-                       j->H, j->HD, j->scale, sc);
+                       j->ld, j->H, j->HD, j->scale, sc);
     }
 }
 
 /* q, k, v [B, S, H] -> ctx [B, S, H]; scratch: electra_attn_scratch(S).
  * Heads are the unit of parallelism, on the pool (core/pool.h), where
  * BLAS runs single-threaded. */
+void electra_attention_ld(const t5e_electra *m, int B, int S,
+                          const int32_t *mask, const float *q,
+                          const float *k, const float *v, int ld,
+                          float *ctx, float *scratch) {
+    int H = m->cfg.hidden_size, NH = m->cfg.num_attention_heads;
+    heads_job j = {S, H, NH, H / NH, ld, 1.0f / sqrtf((float)(H / NH)),
+                   mask, q, k, v, ctx, scratch};
+    pool_for(B * NH, heads_range, &j);
+}
+
 void electra_attention(const t5e_electra *m, int B, int S,
                        const int32_t *mask, const float *q, const float *k,
                        const float *v, float *ctx, float *scratch) {
-    int H = m->cfg.hidden_size, NH = m->cfg.num_attention_heads;
-    heads_job j = {S, H, NH, H / NH, 1.0f / sqrtf((float)(H / NH)), mask,
-                   q, k, v, ctx, scratch};
-    pool_for(B * NH, heads_range, &j);
+    electra_attention_ld(m, B, S, mask, q, k, v, m->cfg.hidden_size, ctx,
+                         scratch);
 }
 
 void electra_attention_ref(const t5e_electra *m, int B, int S,
@@ -550,10 +633,17 @@ void electra_layer_forward(const t5e_electra *m, const electra_layer *l,
     float eps = c->layer_norm_eps;
 
     /* Self-attention, output dense, residual + LayerNorm -> h1. */
-    wmat_linear(a->q, x, &l->q_w, l->q_b, BS, 0);
-    wmat_linear(a->k, x, &l->k_w, l->k_b, BS, 0);
-    wmat_linear(a->v, x, &l->v_w, l->v_b, BS, 0);
-    electra_attention(m, B, S, mask, a->q, a->k, a->v, a->ctx, scratch);
+    if (l->qkv_mem) {
+        wmat_linear(a->qkv, x, &l->qkv_w, l->qkv_b, BS, 0);
+        electra_attention_ld(m, B, S, mask, a->qkv, a->qkv + H,
+                             a->qkv + 2 * H, 3 * H, a->ctx, scratch);
+    } else { /* a training net's view: its weights change every step */
+        float *q = a->qkv, *k = q + (size_t)BS * H, *v = k + (size_t)BS * H;
+        wmat_linear(q, x, &l->q_w, l->q_b, BS, 0);
+        wmat_linear(k, x, &l->k_w, l->k_b, BS, 0);
+        wmat_linear(v, x, &l->v_w, l->v_b, BS, 0);
+        electra_attention(m, B, S, mask, q, k, v, a->ctx, scratch);
+    }
     wmat_linear(a->tmp, a->ctx, &l->ao_w, l->ao_b, BS, 0);
     residual_layernorm(a->h1, a->tmp, x, l->aln_w, l->aln_b, BS, H, eps);
 
@@ -620,12 +710,10 @@ static size_t ws_carve(const t5e_electra *m, int B, int S, float *ws,
     size_t work = BS * (H > E ? H : E);
     if (work < 2 * (size_t)B * H)
         work = 2 * (size_t)B * H; /* the classifier's [2, B, H] */
-    size_t sizes[] = {BS * E, BS * H, work,
-                      electra_attn_scratch(S), BS * H, BS * H, BS * H,
-                      BS * H, BS * H, BS * F, BS * H};
-    float **dst[] = {&v->emb, &v->x, &v->work, &v->scratch, &v->a.q,
-                     &v->a.k, &v->a.v, &v->a.ctx, &v->a.h1, &v->a.ff,
-                     &v->a.tmp};
+    size_t sizes[] = {BS * E, BS * H, work, electra_attn_scratch(S),
+                      3 * BS * H, BS * H, BS * H, BS * F, BS * H};
+    float **dst[] = {&v->emb, &v->x, &v->work, &v->scratch, &v->a.qkv,
+                     &v->a.ctx, &v->a.h1, &v->a.ff, &v->a.tmp};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (ws)
             *dst[i] = ws + n;

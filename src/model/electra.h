@@ -33,6 +33,11 @@ typedef struct {
     wmat ff1_w; const float *ff1_b; /* intermediate dense [F, H], [F] */
     wmat ff2_w; const float *ff2_b; /* output dense [H, F], [H] */
     const float *fln_w, *fln_b;   /* output LayerNorm [H], [H] */
+    /* q, k and v stacked into one [3H, H] product: an owned copy made at
+     * load, which the forward then uses.  A training net's view of its
+     * parameters has none (qkv_mem NULL) and runs the three products. */
+    wmat qkv_w; const float *qkv_b; /* [3H, H], [3H] */
+    void *qkv_mem;
 } electra_layer;
 
 typedef struct {
@@ -55,7 +60,9 @@ typedef struct {
 
 /* What one layer keeps: every buffer [B, S, H] unless noted. */
 typedef struct {
-    float *q, *k, *v;  /* projections */
+    float *qkv;        /* [B, S, 3H] projections, q, k, v side by side
+                          in each row; without a stacked product, three
+                          [B, S, H] blocks */
     float *ctx;        /* attention output before the output dense */
     float *h1;         /* after attention residual + LayerNorm */
     float *ff;         /* [B, S, F] intermediate, after hidden_act */
@@ -121,6 +128,11 @@ void electra_attention_ref(const t5e_electra *m, int B, int S,
 void electra_attention(const t5e_electra *m, int B, int S,
                        const int32_t *mask, const float *q, const float *k,
                        const float *v, float *ctx, float *scratch);
+/* The same with q, k, v rows ld floats apart (3H for the fused layout). */
+void electra_attention_ld(const t5e_electra *m, int B, int S,
+                          const int32_t *mask, const float *q,
+                          const float *k, const float *v, int ld,
+                          float *ctx, float *scratch);
 
 /* The size keys of an ELECTRA config.json, with the reference's
  * defaults, checked (hidden_size a multiple of the head count). */

@@ -5,14 +5,48 @@
 
 #include "ops/ops.h"
 
+/* Sums in 16 lanes added pairwise at the end: the lanes are independent
+ * chains the compiler vectorizes, where one running sum would wait on
+ * every add.  The order is fixed, so results do not depend on threads. */
+#define NORM_LANES 16
+
+static float lanes_total(float *acc) {
+    for (int w = NORM_LANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++)
+            acc[l] += acc[l + w];
+    return acc[0];
+}
+
+static float sum_lanes(const float *x, int D) {
+    float acc[NORM_LANES] = {0};
+    int d = 0;
+    for (; d + NORM_LANES <= D; d += NORM_LANES)
+        for (int l = 0; l < NORM_LANES; l++)
+            acc[l] += x[d + l];
+    for (; d < D; d++)
+        acc[d % NORM_LANES] += x[d];
+    return lanes_total(acc);
+}
+
+static float sum_sq_dev_lanes(const float *x, int D, float mean) {
+    float acc[NORM_LANES] = {0};
+    int d = 0;
+    for (; d + NORM_LANES <= D; d += NORM_LANES)
+        for (int l = 0; l < NORM_LANES; l++) {
+            float c = x[d + l] - mean;
+            acc[l] += c * c;
+        }
+    for (; d < D; d++)
+        acc[d % NORM_LANES] += (x[d] - mean) * (x[d] - mean);
+    return lanes_total(acc);
+}
+
 void op_rmsnorm(float *out, const float *x, const float *w, int M, int D,
                 float eps) {
     for (int i = 0; i < M; i++) {
         const float *xi = x + (size_t)i * D;
         float *oi = out + (size_t)i * D;
-        float ss = 0.0f;
-        for (int d = 0; d < D; d++)
-            ss += xi[d] * xi[d];
+        float ss = sum_sq_dev_lanes(xi, D, 0.0f);
         float r = 1.0f / sqrtf(ss / (float)D + eps);
         for (int d = 0; d < D; d++)
             oi[d] = w[d] * (xi[d] * r);
@@ -24,13 +58,9 @@ void op_layernorm(float *out, const float *x, const float *w,
     for (int i = 0; i < M; i++) {
         const float *xi = x + (size_t)i * D;
         float *oi = out + (size_t)i * D;
-        float mean = 0.0f, var = 0.0f;
-        for (int d = 0; d < D; d++)
-            mean += xi[d];
-        mean /= (float)D;
-        for (int d = 0; d < D; d++)
-            var += (xi[d] - mean) * (xi[d] - mean);
-        float r = 1.0f / sqrtf(var / (float)D + eps);
+        float mean = sum_lanes(xi, D) / (float)D;
+        float var = sum_sq_dev_lanes(xi, D, mean) / (float)D;
+        float r = 1.0f / sqrtf(var + eps);
         for (int d = 0; d < D; d++)
             oi[d] = (xi[d] - mean) * r * w[d] + b[d];
     }
