@@ -14,7 +14,8 @@
 # pairs, the whole split's sentences as unpaired monolingual text).
 # Usage: scripts/experiments/t5_tatoeba.sh OUT_DIR [T5E_BINARY]
 # Environment: BUDGET (2400 s), PRETRAIN (720 s), PAIRS (0: all),
-# EVAL_EXAMPLES (300).  SMOKE=1 runs a version of a few seconds end to
+# EVAL_EXAMPLES (300), OPTIMIZER (adafactor) and LR (1e-3) for both
+# pretraining and fine-tuning, FT_WARMUP (0) warm-up steps of fine-tuning.  SMOKE=1 runs a version of a few seconds end to
 # end on small slices to check the script itself.
 set -euo pipefail
 out=${1:?usage: t5_tatoeba.sh OUT_DIR [T5E_BINARY]}
@@ -27,6 +28,7 @@ train=$data/tatoeba_en_de/train.tsv
 dev=$data/tatoeba_en_de/dev.tsv
 eval_steps=500 eval_examples=${EVAL_EXAMPLES:-300}
 pairs=${PAIRS:-0}
+opt=${OPTIMIZER:-adafactor} lr=${LR:-1e-3} ft_warmup=${FT_WARMUP:-0}
 mkdir -p "$out/data"
 if [ "${SMOKE:-0}" = 1 ]; then
     budget=${BUDGET:-12} pretrain=${PRETRAIN:-4}
@@ -46,8 +48,9 @@ fi
 
 ft=(--train "$train" --dev "$dev"
     --task-prefix "translate English to German: " --batch-size 32
-    --max-input-length 48 --max-target-length 48 --optimizer adafactor
-    --learning-rate 1e-3 --lr-schedule constant --max-steps 1000000
+    --max-input-length 48 --max-target-length 48 --optimizer "$opt"
+    --learning-rate "$lr" --lr-schedule constant --max-steps 1000000
+    --warmup-steps "$ft_warmup"
     --eval-steps $eval_steps --eval-examples $eval_examples
     --save-steps 1000 --threads 1 --logging-steps 50)
 
@@ -58,8 +61,8 @@ ft=(--train "$train" --dev "$dev"
   t0=$(date +%s)
   "$bin" pretrain-t5 --config tiny --vocab $vocab \
       --train "$out/data/train_en.txt" "$out/data/train_de.txt" \
-      --input-length 64 --batch-size 32 --optimizer adafactor \
-      --learning-rate 1e-3 --lr-schedule constant --max-steps 1000000 \
+      --input-length 64 --batch-size 32 --optimizer "$opt" \
+      --learning-rate "$lr" --lr-schedule constant --max-steps 1000000 \
       --warmup-steps 100 --max-time "$pretrain" --save-steps 1000 --threads 1 \
       --logging-steps 50 --output-dir "$out/pretrain" \
       > "$out/pretrain.log" 2>&1
