@@ -68,8 +68,10 @@ static void usage_pretrain(FILE *o, const electra_args *d) {
 "OUTPUT_DIR/train.shard (a --resume run reuses it).  Writes\n"
 "OUTPUT_DIR/discriminator/ and OUTPUT_DIR/generator/ (Hugging Face\n"
 "folders for `t5e detect` / `t5e fill-mask`), checkpoint-STEP/ folders\n"
-"and metrics.jsonl.  With --dev, the final folders hold the model with\n"
-"the best held-out detection AUC.\n\n"
+"and metrics.jsonl.  --dev adds held-out detection figures to the log;\n"
+"they are not used to pick a model (its replacements come from the\n"
+"current generator, a harder test as it learns): the final folders hold\n"
+"the last step's model.\n\n"
 "options:\n"
 "  --train FILE               raw text (repeatable; more files may follow)\n"
 "  --vocab FILE               WordPiece vocab.txt, or a folder holding it\n"
@@ -88,7 +90,7 @@ static void usage_pretrain(FILE *o, const electra_args *d) {
 "  --disc-weight X            weight of the discriminator loss (default %g)\n"
 "  --dev FILE                 held-out raw text: replaced-token detection\n"
 "                             on it (AUC, F1, precision, recall, accuracy)\n"
-"                             at every evaluation; AUC selects the best\n"
+"                             at every evaluation, logged\n"
 "  --eval-examples N          held-out sequences per evaluation, the same\n"
 "                             masking and samples each time (default %ld)\n",
             d->size, d->seq_len, d->mask_prob, d->disc_weight,

@@ -353,9 +353,13 @@ static t5e_status pre_load_state(void *ctx, const cJSON *obj,
 trainer_task electra_pretrain_task_callbacks(electra_pretrain_task *t) {
     static const char *const step_names[] = {"gen_loss", "disc_loss",
                                              "disc_acc", "loss"};
-    /* AUC selects: it does not depend on a threshold, and F1 at logit 0
-     * stays near 0 for many steps while the discriminator already ranks
-     * replaced tokens above original ones */
+    /* AUC comes first: it does not depend on a threshold, and F1 at
+     * logit 0 stays near 0 for many steps while the discriminator already
+     * ranks replaced tokens above original ones.  It does not select a
+     * model (keep_last): the held-out replacements come from the current
+     * generator, so later steps face a harder test (session 4: the
+     * step-300 model, 0.71 on the first generator's samples, was kept
+     * over far better trained ones). */
     static const char *const eval_names[] = {
         "disc_auc", "disc_f1", "disc_precision", "disc_recall",
         "disc_accuracy", "gen_loss", "disc_loss"};
@@ -367,6 +371,7 @@ trainer_task electra_pretrain_task_callbacks(electra_pretrain_task *t) {
         .n_eval = 7,
         .step = pre_step,
         .evaluate = t->has_dev ? pre_eval : NULL,
+        .keep_last = 1,
         .save_model = pre_save,
         .load_model = pre_load,
         .save_state = pre_save_state,

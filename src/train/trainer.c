@@ -211,7 +211,7 @@ static t5e_status evaluate(run_state *r, t5e_err *err) {
         return s;
     progress_event(&r->prog, r->step, "eval", r->task->n_eval,
                    r->task->eval_names, m);
-    if (!(m[0] > r->best))
+    if (r->task->keep_last || !(m[0] > r->best))
         return T5E_OK;
     r->best = m[0];
     return save_best(r, err);
@@ -270,7 +270,7 @@ static t5e_status save_final(run_state *r, t5e_err *err) {
     char best[4096];
     path_join(best, sizeof best, r->cfg->output_dir, "best");
     t5e_status s = T5E_OK;
-    if (r->task->evaluate && dir_exists(best))
+    if (r->task->evaluate && !r->task->keep_last && dir_exists(best))
         s = r->task->load_model(r->task->ctx, best, err);
     return s ? s : r->task->save_model(r->task->ctx, r->cfg->output_dir,
                                         err);

@@ -35,6 +35,11 @@ typedef struct {
                        double *tokens, t5e_err *err);
     /* Higher eval_names[0] is better; NULL: no evaluation. */
     t5e_status (*evaluate)(void *ctx, double *metrics, t5e_err *err);
+    /* Evaluations are logged but do not pick a best model (no best/; the
+     * output is the last model): for metrics that steps cannot be
+     * ranked by, such as detection of the current generator's samples,
+     * which get harder as the generator learns. */
+    int keep_last;
     t5e_status (*save_model)(void *ctx, const char *dir, t5e_err *err);
     t5e_status (*load_model)(void *ctx, const char *dir, t5e_err *err);
     /* The data position and random state, as members of obj. */

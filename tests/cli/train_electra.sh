@@ -35,10 +35,14 @@ for f in train.shard dev.shard metrics.jsonl discriminator/config.json \
          discriminator/tokenizer_config.json generator/config.json \
          generator/model.safetensors generator/vocab.txt \
          checkpoint-4/optimizer.safetensors checkpoint-4/trainer_state.json \
-         checkpoint-4/discriminator/model.safetensors \
-         best/discriminator/model.safetensors; do
+         checkpoint-4/discriminator/model.safetensors; do
     check "output $f" test -s "$tmp/a/$f"
 done
+# held-out AUC is logged but picks no model: the output is the last step's
+check "pretraining keeps no best/" test ! -e "$tmp/a/best"
+check "final discriminator is the last checkpoint's" cmp -s \
+    "$tmp/a/discriminator/model.safetensors" \
+    "$tmp/a/checkpoint-4/discriminator/model.safetensors"
 check "step metrics logged" grep -q '"gen_loss": .*"disc_loss": .*"disc_acc"' "$tmp/a/metrics.jsonl"
 check "eval logged" grep -q '"event": "eval", "disc_auc": .*"disc_f1"' "$tmp/a/metrics.jsonl"
 check "discriminator architecture" grep -q ElectraForPreTraining "$tmp/a/discriminator/config.json"
