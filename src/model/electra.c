@@ -461,7 +461,8 @@ const char *t5e_electra_label_name(const t5e_electra *m, int i) {
 
 typedef struct {
     float *out;
-    const float *x, *w, *b;
+    float *x;          /* LayerNorm input; res is added to it first */
+    const float *res, *w, *b;
     int M, D, parts;
     float eps;
     size_t n;
@@ -475,6 +476,8 @@ static void layernorm_parts(void *ctx, int p0, int p1, int thread) {
     int r0 = (int)((long)j->M * p0 / j->parts);
     int r1 = (int)((long)j->M * p1 / j->parts);
     size_t o = (size_t)r0 * j->D;
+    if (j->res)
+        op_add(j->x + o, j->res + o, (size_t)(r1 - r0) * j->D);
     op_layernorm(j->out + o, j->x + o, j->w, j->b, r1 - r0, j->D, j->eps);
 }
 
@@ -483,10 +486,13 @@ static int parts_for(size_t values) {
     return values >= (size_t)PAR_MIN_VALUES && T > 1 ? T : 1;
 }
 
-static void par_layernorm(float *out, const float *x, const float *w,
-                          const float *b, int M, int D, float eps) {
-    rows_job j = {out, x, w, b, M, D, parts_for((size_t)M * D), eps, 0,
-                  T5E_ACT_LINEAR};
+/* out = LayerNorm(x + res) over rows of D (res may be NULL; x then is
+ * read only, else it gets the sum). */
+static void par_layernorm(float *out, float *x, const float *res,
+                          const float *w, const float *b, int M, int D,
+                          float eps) {
+    rows_job j = {out, x, res, w, b, M, D, parts_for((size_t)M * D), eps,
+                  0, T5E_ACT_LINEAR};
     if (j.parts > M)
         j.parts = M > 0 ? M : 1;
     pool_for(j.parts, layernorm_parts, &j);
@@ -502,16 +508,17 @@ static void activate_parts(void *ctx, int p0, int p1, int thread) {
 }
 
 static void par_activate(float *x, size_t n, t5e_activation act) {
-    rows_job j = {x, NULL, NULL, NULL, 0, 0, parts_for(n), 0.0f, n, act};
+    rows_job j = {x, NULL, NULL, NULL, NULL, 0, 0, parts_for(n), 0.0f, n,
+                  act};
     pool_for(j.parts, activate_parts, &j);
 }
 
-/* out = LayerNorm(y + res) over rows of D: the post-LN residual. */
+/* out = LayerNorm(y + res) over rows of D: the post-LN residual, the add
+ * done by each thread on its own rows. */
 static void residual_layernorm(float *out, float *y, const float *res,
                                const float *w, const float *b, int M, int D,
                                float eps) {
-    op_add(y, res, (size_t)M * D);
-    par_layernorm(out, y, w, b, M, D, eps);
+    par_layernorm(out, y, res, w, b, M, D, eps);
 }
 
 /* ------------------------------------------------------------------ */
@@ -532,7 +539,8 @@ void electra_embed(const t5e_electra *m, int B, int S, const int32_t *ids,
         for (int d = 0; d < E; d++)
             o[d] = (we[d] + te[d]) + pe[d];
     }
-    par_layernorm(emb, emb, p->eln_w, p->eln_b, BS, E, c->layer_norm_eps);
+    par_layernorm(emb, emb, NULL, p->eln_w, p->eln_b, BS, E,
+                  c->layer_norm_eps);
     if (p->proj_w)
         op_linear(x, emb, p->proj_w, p->proj_b, BS, E, c->hidden_size);
     else if (x != emb)
@@ -671,7 +679,8 @@ void electra_head_mlm(const t5e_electra *m, int B, int S, const float *x,
     op_linear(work, x, p->hd_w, p->hd_b, BS, c->hidden_size, E);
     /* The generator head uses the exact GELU whatever hidden_act is. */
     par_activate(work, (size_t)BS * E, T5E_ACT_GELU);
-    par_layernorm(work, work, p->hln_w, p->hln_b, BS, E, c->layer_norm_eps);
+    par_layernorm(work, work, NULL, p->hln_w, p->hln_b, BS, E,
+                  c->layer_norm_eps);
     op_linear(logits, work, p->hout_w, p->hout_b, BS, E, c->vocab_size);
 }
 
