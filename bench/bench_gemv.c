@@ -179,7 +179,7 @@ static void weights_make(weights *ws, int N, int K, uint64_t *seed) {
     const void *data[4] = {ws->f32, ws->f16, ws->bf16, ws->i8};
     for (int d = 0; d < 4; d++)
         ws->w[d] = (wmat){(wmat_dtype)d, N, K, data[d],
-                          d == WMAT_I8 ? ws->scale : NULL};
+                          d == WMAT_I8 ? ws->scale : NULL, NULL};
 }
 
 static void weights_free(weights *ws) {

@@ -14,6 +14,7 @@
 #endif
 
 #include "harness.h"
+#include "ops/gemm_packed.h"
 #include "ops/ops.h"
 #include "ops/wmat.h"
 
@@ -100,7 +101,7 @@ static void mat_make(test_mat *t, wmat_dtype dt, int N, int K) {
         for (size_t i = 0; i < n; i++)
             t->ref[i] = (float)((int8_t *)data)[i] * t->scale[i / K];
     }
-    t->w = (wmat){dt, N, K, data, dt == WMAT_I8 ? t->scale : NULL};
+    t->w = (wmat){dt, N, K, data, dt == WMAT_I8 ? t->scale : NULL, NULL};
 }
 
 static void mat_free(test_mat *t) {
@@ -205,7 +206,7 @@ static void test_thread_counts(void) {
  * accumulating. */
 static void test_empty_k(void) {
     float bias[3] = {1, 2, 3}, y[6] = {5, 5, 5, 5, 5, 5};
-    wmat w = {WMAT_BF16, 3, 0, bias, NULL};
+    wmat w = {WMAT_BF16, 3, 0, bias, NULL, NULL};
     wmat_linear(y, NULL, &w, bias, 2, 1);
     float want[6] = {6, 7, 8, 6, 7, 8};
     check_close("acc", y, want, 6, 0, 0);
@@ -328,7 +329,7 @@ static void test_row_f16_special(void) {
                       0x3555, 0x0200, 0x8200, 0x4000, 0x1234, 0x5678,
                       0x2e66};
     float out[19];
-    wmat w = {WMAT_F16, 1, 19, h, NULL};
+    wmat w = {WMAT_F16, 1, 19, h, NULL, NULL};
     wmat_row(out, &w, 0);
     for (int k = 0; k < 19; k++) {
         float want = ref_f16(h[k]);
@@ -369,7 +370,7 @@ static void test_jobs(void) {
 }
 
 static void test_bytes(void) {
-    wmat w = {WMAT_F32, 10, 7, NULL, NULL};
+    wmat w = {WMAT_F32, 10, 7, NULL, NULL, NULL};
     CHECK(wmat_bytes(&w) == 280, "f32");
     w.dtype = WMAT_BF16;
     CHECK(wmat_bytes(&w) == 140, "bf16");
@@ -377,8 +378,72 @@ static void test_bytes(void) {
     CHECK(wmat_bytes(&w) == 140, "f16");
     w.dtype = WMAT_I8;
     CHECK(wmat_bytes(&w) == 70 + 40, "i8");
-    w = (wmat){WMAT_BF16, 32128, 512, NULL, NULL};
+    w = (wmat){WMAT_BF16, 32128, 512, NULL, NULL, NULL};
     CHECK(wmat_bytes(&w) == (size_t)32128 * 1024, "lm_head");
+}
+
+/* A float32 matrix with its packed copy (ops/gemm_packed.h) goes through
+ * the packed kernel: M with every tail of the 6-row blocks, N with
+ * partial panels, K odd; every bias / accumulate variant; one and two
+ * threads give the same bits (each element is summed by one thread in
+ * a fixed order). */
+static void packed_case(int M, int K, int N, int variant) {
+    test_mat t;
+    mat_make(&t, WMAT_F32, N, K);
+    size_t ny = (size_t)M * N, np = gemm_packed_floats(N, K);
+    float *x = malloc((size_t)M * K * 4), *bias = malloc(N * 4);
+    float *y0 = malloc(ny * 4), *want = malloc(ny * 4);
+    float *got = malloc(ny * 4), *got1 = malloc(ny * 4);
+    float *pk = aligned_alloc(64, (np * 4 + 63) / 64 * 64);
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        x[i] = frand();
+    for (int i = 0; i < N; i++)
+        bias[i] = frand();
+    for (size_t i = 0; i < ny; i++)
+        y0[i] = frand() * 4.0f;
+    int acc = variant >> 1 & 1;
+    const float *b = variant & 1 ? bias : NULL;
+    reference(want, y0, x, &t, b, M, acc);
+    gemm_pack(pk, t.ref, N, K);
+    wmat w = t.w;
+    w.packed = pk;
+    char what[96];
+    snprintf(what, sizeof what, "packed M=%d K=%d N=%d bias=%d acc=%d", M,
+             K, N, b != NULL, acc);
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    memcpy(got1, y0, ny * 4);
+    wmat_linear(got1, x, &w, b, M, acc);
+    omp_set_num_threads(2);
+#endif
+    memcpy(got, y0, ny * 4);
+    wmat_linear(got, x, &w, b, M, acc);
+    check_close(what, got, want, (int64_t)ny, 1e-5, -1);
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+    CHECK(!memcmp(got, got1, ny * 4), "%s: 1 and 2 threads differ", what);
+#endif
+    free(x), free(bias), free(y0), free(want), free(got), free(got1);
+    free(pk);
+    mat_free(&t);
+}
+
+static void test_packed(void) {
+    if (!gemm_packed_available()) {
+        printf("     (no packed kernel in this build)\n");
+        return;
+    }
+    static const int Ms[] = {1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 128, 300};
+    static const int Ks[] = {1, 7, 64, 513};
+    static const int Ns[] = {1, 17, 64, 65, 200};
+    for (int i = 0; i < 12; i++)
+        for (int j = 0; j < 4; j++)
+            for (int k = 0; k < 5; k++)
+                packed_case(Ms[i], Ks[j], Ns[k], (i + j + k) % 4);
+    /* large enough to split into several row chunks and threads */
+    for (int v = 0; v < 4; v++)
+        packed_case(700, 1024, 192, v);
 }
 
 int main(void) {
@@ -388,6 +453,7 @@ int main(void) {
     RUN(test_thread_counts);
     RUN(test_empty_k);
     RUN(test_jobs);
+    RUN(test_packed);
     RUN(test_quantize_exact);
     RUN(test_quantize_random);
     RUN(test_row_random);

@@ -21,6 +21,7 @@
 #include "core/pool.h"
 #include "io/config.h"
 #include "model/electra.h"
+#include "ops/gemm_packed.h"
 #include "ops/ops.h"
 
 /* ------------------------------------------------------------------ */
@@ -373,9 +374,34 @@ static t5e_status fuse_qkv(electra_layer *l, int H, t5e_err *err) {
         if (i8)
             memcpy(scale + (size_t)i * H, w[i]->scale, vec);
     }
-    l->qkv_w = (wmat){dt, 3 * H, H, mem, scale};
+    l->qkv_w = (wmat){dt, 3 * H, H, mem, scale, NULL};
     l->qkv_b = bias;
     l->qkv_mem = mem;
+    return T5E_OK;
+}
+
+/*
+ * The packed copies of a float32 layer's four products (qkv, attention
+ * output, intermediate, output), so an encoder pass does not rearrange
+ * the weights in every sgemm call.  Other dtypes keep their own paths.
+ */
+static t5e_status pack_layer(electra_layer *l, t5e_err *err) {
+    wmat *w[4] = {&l->qkv_w, &l->ao_w, &l->ff1_w, &l->ff2_w};
+    size_t off[5] = {0};
+    for (int i = 0; i < 4; i++) {
+        if (w[i]->dtype != WMAT_F32)
+            return T5E_OK;
+        off[i + 1] = off[i] + round64(gemm_packed_floats(w[i]->N, w[i]->K));
+    }
+    float *mem = NULL;
+    if (posix_memalign((void **)&mem, 64, off[4] * sizeof *mem))
+        return err_set(err, T5E_ERR_NOMEM, "electra: out of memory for "
+                       "the packed layer weights");
+    for (int i = 0; i < 4; i++) {
+        gemm_pack(mem + off[i], w[i]->data, w[i]->N, w[i]->K);
+        w[i]->packed = mem + off[i];
+    }
+    l->pack_mem = mem;
     return T5E_OK;
 }
 
@@ -390,6 +416,8 @@ static t5e_status bind_weights(t5e_electra *m, t5e_err *err) {
         s = bind_layer(m, pre, i, &m->p.layers[i], err);
         if (!s)
             s = fuse_qkv(&m->p.layers[i], m->cfg.hidden_size, err);
+        if (!s && gemm_packed_available())
+            s = pack_layer(&m->p.layers[i], err);
     }
     if (!s)
         s = bind_head(m, err);
@@ -414,7 +442,7 @@ t5e_status t5e_electra_load(const char *dir, const t5e_load_options *opt,
         s = bind_weights(m, err);
     }
     if (!s && m->p.layers && m->cfg.num_hidden_layers &&
-        m->p.layers[0].q_w.dtype != WMAT_F32)
+        (m->p.layers[0].q_w.dtype != WMAT_F32 || m->p.layers[0].pack_mem))
         weights_release_pages(&m->store); /* converted: drop originals */
     if (s) {
         t5e_electra_free(m);
@@ -432,7 +460,7 @@ void t5e_electra_free(t5e_electra *m) {
         free(m->labels[i]);
     free(m->labels);
     for (int i = 0; m->p.layers && i < m->cfg.num_hidden_layers; i++)
-        free(m->p.layers[i].qkv_mem);
+        free(m->p.layers[i].qkv_mem), free(m->p.layers[i].pack_mem);
     free(m->p.layers);
     free(m->ws);
     free(m);

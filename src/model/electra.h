@@ -38,6 +38,10 @@ typedef struct {
      * parameters has none (qkv_mem NULL) and runs the three products. */
     wmat qkv_w; const float *qkv_b; /* [3H, H], [3H] */
     void *qkv_mem;
+    /* Float32 layers on a build with the packed kernel: qkv, ao, ff1 and
+     * ff2 rearranged once for it (see ops/gemm_packed.h), owned here;
+     * the wmats' `packed` point into it.  NULL otherwise. */
+    float *pack_mem;
 } electra_layer;
 
 typedef struct {

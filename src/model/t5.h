@@ -50,6 +50,11 @@ struct t5e_t5 {
     t5_block *enc;            /* [num_layers] */
     t5_block *dec;            /* [num_decoder_layers] */
     const float *enc_final_ln, *dec_final_ln; /* [D] */
+    /* Inference loads with float32 weights on a build with the packed
+     * kernel: the matrices that multiply whole sequences (every encoder
+     * block's, the decoder's cross-attention k and v) rearranged once
+     * for it (ops/gemm_packed.h); their wmats' `packed` point here. */
+    float *pack_mem;
 };
 
 struct tensor_source;

@@ -11,6 +11,7 @@
 #include "io/config.h"
 #include "model/t5.h"
 #include "model/tensor_source.h"
+#include "ops/gemm_packed.h"
 #include "ops/ops.h"
 
 void t5e_load_options_default(t5e_load_options *opt) {
@@ -238,6 +239,59 @@ t5e_status t5_read_config(const char *dir, t5e_t5_config *cfg,
     return s;
 }
 
+/* The float32 matrices t5_pack gives a packed copy; n of them. */
+static int sequence_mats(t5e_t5 *m, wmat **out) {
+    int n = 0;
+    for (int i = 0; i < m->cfg.num_layers; i++) {
+        t5_block *b = &m->enc[i];
+        wmat *all[] = {&b->self.q, &b->self.k, &b->self.v, &b->self.o,
+                       &b->wi, &b->wi_0, &b->wi_1, &b->wo};
+        for (int j = 0; j < 8; j++)
+            if (all[j]->data && all[j]->dtype == WMAT_F32)
+                out[n++] = all[j];
+    }
+    for (int i = 0; i < m->cfg.num_decoder_layers; i++) {
+        t5_attn_weights *a = &m->dec[i].cross;
+        if (a->k.data && a->k.dtype == WMAT_F32)
+            out[n++] = &a->k;
+        if (a->v.data && a->v.dtype == WMAT_F32)
+            out[n++] = &a->v;
+    }
+    return n;
+}
+
+/*
+ * Packed copies of the matrices that only ever multiply whole sequences
+ * (M = input length): sgemm would rearrange them on every call.  The
+ * decoder's per-token products keep the streaming kernel, which reads
+ * the Hugging Face layout.
+ */
+static t5e_status t5_pack(t5e_t5 *m, t5e_err *err) {
+    int most = 8 * m->cfg.num_layers + 2 * m->cfg.num_decoder_layers;
+    wmat **mats = calloc((size_t)most + 1, sizeof *mats);
+    if (!mats)
+        return err_set(err, T5E_ERR_NOMEM, "out of memory");
+    int n = sequence_mats(m, mats);
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += (gemm_packed_floats(mats[i]->N, mats[i]->K) + 15) / 16 * 16;
+    if (n && posix_memalign((void **)&m->pack_mem, 64,
+                            total * sizeof(float))) {
+        m->pack_mem = NULL;
+        free(mats);
+        return err_set(err, T5E_ERR_NOMEM, "t5: out of memory for the "
+                       "packed encoder weights (%zu MB)", total >> 18);
+    }
+    float *dst = m->pack_mem;
+    for (int i = 0; i < n; i++) {
+        gemm_pack(dst, mats[i]->data, mats[i]->N, mats[i]->K);
+        mats[i]->packed = dst;
+        dst += (gemm_packed_floats(mats[i]->N, mats[i]->K) + 15) / 16 * 16;
+    }
+    free(mats);
+    return T5E_OK;
+}
+
 t5e_status t5e_t5_load(const char *dir, const t5e_load_options *opt,
                        t5e_t5 **out, t5e_err *err) {
     *out = NULL;
@@ -253,8 +307,12 @@ t5e_status t5e_t5_load(const char *dir, const t5e_load_options *opt,
         tensor_source src = weights_source(&m->w, dtype);
         s = t5_bind(m, &src, err);
     }
-    if (!s && m->lm_head.dtype != WMAT_F32)
-        weights_release_pages(&m->w); /* converted: drop the originals */
+    if (!s && gemm_packed_available())
+        s = t5_pack(m, err);
+    /* converted or packed: drop the originals' pages (those still used
+     * are read back from the file) */
+    if (!s && (m->lm_head.dtype != WMAT_F32 || m->pack_mem))
+        weights_release_pages(&m->w);
     if (s) {
         t5e_t5_free(m);
         return s;
@@ -269,6 +327,7 @@ void t5e_t5_free(t5e_t5 *m) {
     weights_close(&m->w);
     free(m->enc);
     free(m->dec);
+    free(m->pack_mem);
     free(m);
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/core.h"
 #include "core/pool.h"
+#include "ops/gemm_packed.h"
 #include "ops/ops.h"
 #include "ops/wmat.h"
 
@@ -787,6 +788,10 @@ void wmat_linear_path(float *y, const float *x, const wmat *w,
         linear_empty(y, w, bias, M, accumulate);
         return;
     }
+    if (path == WMAT_PATH_AUTO && w->packed && w->dtype == WMAT_F32) {
+        gemm_packed(y, x, w->packed, bias, M, w->N, w->K, accumulate);
+        return;
+    }
     if (path == WMAT_PATH_AUTO)
         path = auto_path(w, M);
     if (path != WMAT_PATH_BLAS)
@@ -821,7 +826,8 @@ void wmat_linear_jobs(const wmat_job *jobs, int n, int M) {
     double bytes = 0, macs = 0;
     for (int i = 0; fused && i < n; i++) {
         const wmat *w = jobs[i].w;
-        fused = w->N > 0 && w->K > 0 && auto_path(w, M) != WMAT_PATH_BLAS;
+        fused = w->N > 0 && w->K > 0 && !w->packed &&
+                auto_path(w, M) != WMAT_PATH_BLAS;
         first[i] = G;
         G += (w->N + WK_ROWS - 1) / WK_ROWS;
         bytes += (double)wmat_bytes(w);

@@ -46,6 +46,11 @@ typedef struct {
     int N, K;            /* out rows, in columns: W[N, K], y = x W^T */
     const void *data;    /* [N, K] elements of dtype, row-major */
     const float *scale;  /* [N], I8 only: w[n][k] = data[n][k] * scale[n] */
+    /* F32 only, or NULL: the same matrix rearranged by gemm_pack (an
+     * owner's copy made at load).  When set, wmat_linear multiplies with
+     * it at every M, and data is needed only by the explicit paths of
+     * wmat_linear_path. */
+    const float *packed;
 } wmat;
 
 /*
