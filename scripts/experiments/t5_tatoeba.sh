@@ -14,9 +14,11 @@
 # pairs, the whole split's sentences as unpaired monolingual text).
 # Usage: scripts/experiments/t5_tatoeba.sh OUT_DIR [T5E_BINARY]
 # Environment: BUDGET (2400 s), PRETRAIN (720 s), PAIRS (0: all),
-# EVAL_EXAMPLES (300), OPTIMIZER (adafactor) and LR (1e-3) for both
-# pretraining and fine-tuning, FT_WARMUP (0) warm-up steps of fine-tuning.  SMOKE=1 runs a version of a few seconds end to
-# end on small slices to check the script itself.
+# EVAL_EXAMPLES (300), OPTIMIZER (adafactor) and LR (1e-3) for
+# fine-tuning and, unless PT_OPTIMIZER / PT_LR say otherwise, for
+# pretraining; FT_WARMUP (0) warm-up steps of fine-tuning.  SMOKE=1 runs
+# a version of a few seconds end to end on small slices to check the
+# script itself.
 set -euo pipefail
 out=${1:?usage: t5_tatoeba.sh OUT_DIR [T5E_BINARY]}
 bin=${2:-build/t5e}
@@ -29,6 +31,7 @@ dev=$data/tatoeba_en_de/dev.tsv
 eval_steps=500 eval_examples=${EVAL_EXAMPLES:-300}
 pairs=${PAIRS:-0}
 opt=${OPTIMIZER:-adafactor} lr=${LR:-1e-3} ft_warmup=${FT_WARMUP:-0}
+pt_opt=${PT_OPTIMIZER:-$opt} pt_lr=${PT_LR:-$lr}
 mkdir -p "$out/data"
 if [ "${SMOKE:-0}" = 1 ]; then
     budget=${BUDGET:-12} pretrain=${PRETRAIN:-4}
@@ -61,8 +64,8 @@ ft=(--train "$train" --dev "$dev"
   t0=$(date +%s)
   "$bin" pretrain-t5 --config tiny --vocab $vocab \
       --train "$out/data/train_en.txt" "$out/data/train_de.txt" \
-      --input-length 64 --batch-size 32 --optimizer "$opt" \
-      --learning-rate "$lr" --lr-schedule constant --max-steps 1000000 \
+      --input-length 64 --batch-size 32 --optimizer "$pt_opt" \
+      --learning-rate "$pt_lr" --lr-schedule constant --max-steps 1000000 \
       --warmup-steps 100 --max-time "$pretrain" --save-steps 1000 --threads 1 \
       --logging-steps 50 --output-dir "$out/pretrain" \
       > "$out/pretrain.log" 2>&1
