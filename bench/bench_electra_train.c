@@ -38,6 +38,8 @@ static void small_configs(t5e_electra_config *d, t5e_electra_config *g,
     d->type_vocab_size = 2;
     d->hidden_act = T5E_ACT_GELU;
     d->layer_norm_eps = 1e-12f;
+    d->hidden_dropout_prob = d->attention_probs_dropout_prob = 0.1f;
+    d->classifier_dropout = -1.0f;
     d->num_labels = 2;
     d->head = T5E_ELECTRA_DISCRIMINATOR;
     *g = *d;
@@ -112,7 +114,8 @@ static void profile_step(electra_pretrain *st, optimizer *opt, int B, int S,
 }
 
 static int parse_args(int argc, char **argv, int *threads, int *runs,
-                      int *batch, int *seq, int *wide, int *profile) {
+                      int *batch, int *seq, int *wide, int *profile,
+                      int *no_dropout) {
     for (int i = 1; i < argc; i++) {
         int *dst = !strcmp(argv[i], "--threads") ? threads
                    : !strcmp(argv[i], "--runs")  ? runs
@@ -123,10 +126,16 @@ static int parse_args(int argc, char **argv, int *threads, int *runs,
             *(argv[i][2] == 'w' ? wide : profile) = 1;
             continue;
         }
+        if (!strcmp(argv[i], "--no-dropout")) {
+            *no_dropout = 1;
+            continue;
+        }
         if (!dst || i + 1 >= argc || atoi(argv[i + 1]) < 1) {
             fprintf(stderr, "usage: bench_electra_train [--threads N] "
                     "[--runs N] [--batch B] [--seq S] [--wide] [--profile]\n"
-                    "  defaults: 2 threads, 5 runs, batch 32, seq 128\n");
+                    "       [--no-dropout]\n"
+                    "  defaults: 2 threads, 5 runs, batch 32, seq 128; "
+                    "train mode\n  (dropout 0.1, as pretraining runs)\n");
             return 0;
         }
         *dst = atoi(argv[++i]);
@@ -136,7 +145,9 @@ static int parse_args(int argc, char **argv, int *threads, int *runs,
 
 int main(int argc, char **argv) {
     int threads = 2, runs = 5, B = 32, S = 128, wide = 0, profile = 0;
-    if (!parse_args(argc, argv, &threads, &runs, &B, &S, &wide, &profile))
+    int no_dropout = 0;
+    if (!parse_args(argc, argv, &threads, &runs, &B, &S, &wide, &profile,
+                    &no_dropout))
         return 2;
 #ifdef _OPENMP
     omp_set_num_threads(threads);
@@ -174,6 +185,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i <= runs; i++) {
         double t0 = time_now();
         param_zero_grad(&st.ps);
+        st.drop_on = !no_dropout;
+        st.drop_key = rng_next(&r);
         if (electra_pretrain_step(&st, B, S, ids, types, mask, &r, 1.0f,
                                   &ps, &err)) {
             fprintf(stderr, "bench_electra_train: %s\n", err.msg);
@@ -191,8 +204,9 @@ int main(int argc, char **argv) {
         profile_step(&st, &opt, B, S, ids, types, mask, &r);
     bench_stats s = bench_summarize(t + 1, runs);
     printf("W4%s electra pretrain step  B=%d S=%d  gen H=%d F=%d NH=%d  "
-           "threads %d\n", wide ? "'" : "", B, S, gc.hidden_size,
-           gc.intermediate_size, gc.num_attention_heads, threads);
+           "threads %d  dropout %s\n", wide ? "'" : "", B, S, gc.hidden_size,
+           gc.intermediate_size, gc.num_attention_heads, threads,
+           no_dropout ? "off" : "0.1");
     printf("  step s: median %.3f  min %.3f  max %.3f  (%d runs after "
            "1 warm-up)\n", s.median, s.min, s.max, runs);
     printf("  tokens/s: median %.0f  best %.0f\n", (double)BS / s.median,

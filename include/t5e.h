@@ -289,6 +289,12 @@ typedef struct {
     int pad_token_id;
     int num_labels;      /* classifier only */
     t5e_electra_head head;
+    /* Training only (inference is the reference's eval mode): dropout
+     * on embeddings and sublayer outputs, on attention probabilities,
+     * and in the classification head (< 0: config null, which means
+     * hidden_dropout_prob). */
+    float hidden_dropout_prob, attention_probs_dropout_prob;
+    float classifier_dropout;
 } t5e_electra_config;
 
 /* Loads an ELECTRA folder; the head is read from config "architectures". */

@@ -594,8 +594,11 @@ static double fixed_loss(electra_pretrain *st, const fixed_batch *f) {
 }
 
 /* Every parameter's gradient against a central difference along a
- * random direction, and 1 thread against 2. */
-static void test_pretrain_grads_training_shape(void) {
+ * random direction, and 1 thread against 2.  With `dropout` the step
+ * runs in train mode (the config's 0.1 everywhere) with a fixed key, so
+ * the loss is a deterministic function of the weights and the check
+ * covers the masks' backward. */
+static void pretrain_grads_case(int dropout) {
     t5e_electra_config dc, gc;
     electra_task_named_config("tiny", 2000, 128, &dc, &gc);
     dc.num_hidden_layers = gc.num_hidden_layers = 2;
@@ -618,6 +621,8 @@ static void test_pretrain_grads_training_shape(void) {
             for (size_t k = 0; k < st.ps.p[i].numel; k++)
                 w[k] *= 10.0f;
         }
+    st.drop_on = dropout;
+    st.drop_key = 0x5eedULL;
     rng_state r;
     rng_seed(&r, 11);
     fixed_batch f;
@@ -645,8 +650,9 @@ static void test_pretrain_grads_training_shape(void) {
                                      st.ps.grad[p->offset + k]));
             big = fmax(big, fabs(g1[p->offset + k]));
         }
-        CHECK(worst <= 1e-5 * big + floor, "%s: 1 and 2 threads differ by %.3g "
-              "(largest gradient %.3g)", p->name, worst, big);
+        CHECK(worst <= 1e-5 * big + floor, "%s%s: 1 and 2 threads differ by "
+              "%.3g (largest gradient %.3g)", dropout ? "dropout: " : "",
+              p->name, worst, big);
     }
 
     /* Float32 activations leave about 1e-8 of noise on a loss near 40;
@@ -675,8 +681,9 @@ static void test_pretrain_grads_training_shape(void) {
         double bound = 2e-2 * fabs(slope) + 5e-8 * fabs(loss) / h;
         if (fabs(fd - slope) > bound)
             fails++;
-        CHECK(fabs(fd - slope) <= bound, "%s: finite difference %.6g, "
-              "gradient %.6g", p->name, fd, slope);
+        CHECK(fabs(fd - slope) <= bound, "%s%s: finite difference %.6g, "
+              "gradient %.6g", dropout ? "dropout: " : "", p->name, fd,
+              slope);
         free(w0);
         free(dir);
     }
@@ -684,6 +691,82 @@ static void test_pretrain_grads_training_shape(void) {
     free(g1);
     fixed_batch_free(&f);
     electra_pretrain_free(&st);
+}
+
+static void test_pretrain_grads_training_shape(void) {
+    pretrain_grads_case(0);
+}
+
+static void test_pretrain_grads_dropout(void) {
+    pretrain_grads_case(1);
+}
+
+/* The classification head's two dropouts (and the encoder's) in train
+ * mode with a fixed key: every parameter against a central difference
+ * along a random direction. */
+static double cls_loss(electra_trainable *t, int B, int S,
+                       const int32_t *ids, const int32_t *labels) {
+    double loss = 0;
+    t5e_err err = {0};
+    param_zero_grad(&t->ps);
+    electra_net_set_dropout(&t->net, 1, 0xd20bULL);
+    CHECK_OK(electra_trainable_step(t, B, S, ids, NULL, NULL, labels, NULL,
+                                    1.0f, &loss, &err), &err);
+    electra_net_set_dropout(&t->net, 0, 0);
+    return loss;
+}
+
+static void test_classifier_grads_dropout(void) {
+    t5e_electra_config dc, gc;
+    electra_task_named_config("tiny", 500, 64, &dc, &gc);
+    dc.num_hidden_layers = 2;
+    dc.head = T5E_ELECTRA_CLASSIFIER;
+    dc.num_labels = 3;
+    dc.classifier_dropout = 0.3f; /* its own rate, as the config allows */
+    electra_trainable t;
+    t5e_err err = {0};
+    CHECK_OK(electra_trainable_init(&t, &dc, 0, &err), &err);
+    if (err.msg[0])
+        return;
+    electra_trainable_init_random(&t, 5);
+    enum { B = 6, S = 24 };
+    int32_t ids[B * S], labels[B];
+    rng_state r;
+    rng_seed(&r, 21);
+    for (int i = 0; i < B * S; i++)
+        ids[i] = 110 + (int32_t)(rng_next(&r) % 390);
+    for (int b = 0; b < B; b++)
+        labels[b] = b % 3;
+    double loss = cls_loss(&t, B, S, ids, labels);
+    float *g = malloc(t.ps.total * sizeof *g);
+    memcpy(g, t.ps.grad, t.ps.total * sizeof *g);
+    for (int i = 0; i < t.ps.n; i++) {
+        const param *p = &t.ps.p[i];
+        float *w = param_data(&t.ps, i);
+        float *w0 = malloc(p->numel * sizeof *w0);
+        float *dir = malloc(p->numel * sizeof *dir);
+        memcpy(w0, w, p->numel * sizeof *w0);
+        double slope = 0, h = 1e-3;
+        for (size_t k = 0; k < p->numel; k++) {
+            dir[k] = (float)rng_uniform(&r) - 0.5f;
+            slope += (double)g[p->offset + k] * dir[k];
+        }
+        for (size_t k = 0; k < p->numel; k++)
+            w[k] = w0[k] + (float)h * dir[k];
+        double up = cls_loss(&t, B, S, ids, labels);
+        for (size_t k = 0; k < p->numel; k++)
+            w[k] = w0[k] - (float)h * dir[k];
+        double down = cls_loss(&t, B, S, ids, labels);
+        memcpy(w, w0, p->numel * sizeof *w0);
+        double fd = (up - down) / (2 * h);
+        double bound = 2e-2 * fabs(slope) + 5e-8 * fabs(loss) / h;
+        CHECK(fabs(fd - slope) <= bound, "%s: finite difference %.6g, "
+              "gradient %.6g", p->name, fd, slope);
+        free(w0);
+        free(dir);
+    }
+    free(g);
+    electra_trainable_free(&t);
 }
 
 int main(void) {
@@ -699,5 +782,7 @@ int main(void) {
     RUN(test_mask_rules);
     RUN(test_pretrain_step_trains);
     RUN(test_pretrain_grads_training_shape);
+    RUN(test_pretrain_grads_dropout);
+    RUN(test_classifier_grads_dropout);
     return harness_finish();
 }

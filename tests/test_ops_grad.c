@@ -373,6 +373,52 @@ static void test_activate_vector(void) {
         }
 }
 
+/* Dropout: the share dropped is p, kept values are x / (1 - p) exactly,
+ * the mask depends on (key, position) only (a tensor done in two pieces
+ * equals it done whole; in place equals a copy), other keys give other
+ * masks, and p = 0 copies. */
+static void test_dropout(void) {
+    enum { N = 1 << 20 };
+    float *x = rand_vec(N, 1.0f), *y = zeros(N), *z = zeros(N);
+    static const float ps[] = {0.1f, 0.5f};
+    for (int c = 0; c < 2; c++) {
+        float p = ps[c];
+        op_dropout(y, x, N, 0, p, 42);
+        long dropped = 0, wrong = 0;
+        for (long i = 0; i < N; i++) {
+            if (y[i] == 0.0f && x[i] != 0.0f)
+                dropped++;
+            else if (y[i] != x[i] * (1.0f / (1.0f - p)))
+                wrong++;
+        }
+        double share = (double)dropped / N;
+        /* binomial sd is under 0.0005 at N = 2^20 */
+        CHECK(fabs(share - p) < 0.003, "p %.1f: %.4f dropped", (double)p,
+              share);
+        CHECK(wrong == 0, "p %.1f: %ld kept values not x / (1 - p)",
+              (double)p, wrong);
+        op_dropout(z, x, 1000, 0, p, 42);
+        op_dropout(z + 1000, x + 1000, N - 1000, 1000, p, 42);
+        CHECK(!memcmp(y, z, N * sizeof *y), "p %.1f: pieces differ",
+              (double)p);
+        memcpy(z, x, N * sizeof *z);
+        op_dropout(z, z, N, 0, p, 42);
+        CHECK(!memcmp(y, z, N * sizeof *y), "p %.1f: in place differs",
+              (double)p);
+        op_dropout(z, x, N, 0, p, op_dropout_site(42, 1));
+        long both = 0;
+        for (long i = 0; i < N; i++)
+            both += y[i] == 0.0f && z[i] == 0.0f;
+        /* independent masks drop both with probability p^2 */
+        CHECK(fabs((double)both / N - (double)p * p) < 0.003,
+              "p %.1f: masks of two keys overlap %.4f", (double)p,
+              (double)both / N);
+    }
+    op_dropout(y, x, N, 7, 0.0f, 42);
+    CHECK(!memcmp(x, y, N * sizeof *y), "p 0 is not a copy");
+    free(x), free(y), free(z);
+}
+
 int main(void) {
     RUN(test_activate_vector);
     RUN(test_linear);
@@ -382,5 +428,6 @@ int main(void) {
     RUN(test_attention);
     RUN(test_cross_entropy);
     RUN(test_fd_detects_errors);
+    RUN(test_dropout);
     return harness_finish();
 }

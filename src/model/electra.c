@@ -147,6 +147,17 @@ static t5e_status read_strings(const config_file *cf, t5e_electra *m,
     return s;
 }
 
+/* A dropout probability in [0, 1), or def when the key is absent or
+ * null. */
+static t5e_status read_prob(const config_file *cf, const char *key,
+                            double def, float *out, t5e_err *err) {
+    t5e_status s = config_float(cf, key, def, out, err);
+    if (!s && *out != (float)def && (*out < 0.0f || *out >= 1.0f))
+        s = err_set(err, T5E_ERR_CONFIG, "%s: %s = %g is not a "
+                    "probability in [0, 1)", cf->path, key, (double)*out);
+    return s;
+}
+
 t5e_status electra_read_sizes(const config_file *cf,
                               t5e_electra_config *c, t5e_err *err) {
     const long big = 1 << 24;
@@ -171,6 +182,12 @@ t5e_status electra_read_sizes(const config_file *cf,
                            &c->pad_token_id, err);
     if (!s) s = config_float(cf, "layer_norm_eps", 1e-12,
                              &c->layer_norm_eps, err);
+    if (!s) s = read_prob(cf, "hidden_dropout_prob", 0.1,
+                          &c->hidden_dropout_prob, err);
+    if (!s) s = read_prob(cf, "attention_probs_dropout_prob", 0.1,
+                          &c->attention_probs_dropout_prob, err);
+    if (!s) s = read_prob(cf, "classifier_dropout", -1.0,
+                          &c->classifier_dropout, err);
     if (!s && c->hidden_size % c->num_attention_heads)
         s = err_set(err, T5E_ERR_CONFIG, "%s: hidden_size %d is not a "
                     "multiple of num_attention_heads %d", cf->path,

@@ -256,7 +256,8 @@ static void carve_acts(carver *cv, electra_acts *a,
     a->emb = carve(cv, BS * E);
     a->de = carve(cv, BS * E);
     a->df = carve(cv, BS * F);
-    a->sc = carve(cv, (size_t)a->threads * a->S * a->S);
+    /* per thread: dS, and the dropped-out probabilities */
+    a->sc = carve(cv, (size_t)a->threads * 2 * a->S * a->S);
     a->part = carve(cv, (size_t)a->threads * 2 * D);
     size_t BL = (size_t)a->B * c->num_labels;
     a->hz = carve(cv, 2 * (BS > BL ? BS : BL));
@@ -512,9 +513,12 @@ static void par_layernorm_backward(electra_acts *a, float *dx, float *dw,
 /* Attention                                                           */
 /* ------------------------------------------------------------------ */
 
-/* p = softmax(scale q k^T + mask), ctx = p v, one task per (b, head). */
-static void attn_forward(const t5e_electra_config *c, int B, int S,
-                         const int32_t *mask, layer_acts *l) {
+/* p = softmax(scale q k^T + mask), ctx = dropout(p) v, one task per
+ * (b, head); p is kept undropped (the softmax backward needs it), the
+ * dropped copy lives in the thread's scratch.  drop_p 0: no dropout. */
+static void attn_forward(const t5e_electra_config *c, electra_acts *a,
+                         int B, int S, const int32_t *mask, layer_acts *l,
+                         float drop_p, uint64_t key) {
     int H = c->hidden_size, NH = c->num_attention_heads, HD = H / NH;
     float scale = 1.0f / sqrtf((float)HD);
 #pragma omp parallel for schedule(dynamic, 1) if (B * NH > 1)
@@ -533,8 +537,14 @@ static void attn_forward(const t5e_electra_config *c, int B, int S,
                     row[j] += OP_MASKED;
             op_softmax(row, S);
         }
+        const float *pv = p;
+        if (drop_p > 0.0f) {
+            float *pd = a->sc + ((size_t)thread_id() * 2 + 1) * S * S;
+            op_dropout(pd, p, (size_t)S * S, (size_t)bh * S * S, drop_p, key);
+            pv = pd;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, HD, S,
-                    1.0f, p, S, l->v + o, H, 0.0f, l->ctx + o, H);
+                    1.0f, pv, S, l->v + o, H, 0.0f, l->ctx + o, H);
     }
 }
 
@@ -545,7 +555,7 @@ static void attn_forward(const t5e_electra_config *c, int B, int S,
  */
 static void attn_backward(const t5e_electra_config *c, electra_acts *a,
                           int B, int S, const layer_acts *l,
-                          const float *dctx) {
+                          const float *dctx, float drop_p, uint64_t key) {
     int H = c->hidden_size, NH = c->num_attention_heads, HD = H / NH;
     float scale = 1.0f / sqrtf((float)HD);
 #pragma omp parallel for schedule(dynamic, 1) if (B * NH > 1)
@@ -553,9 +563,12 @@ static void attn_backward(const t5e_electra_config *c, electra_acts *a,
         int b = bh / NH, h = bh % NH;
         size_t o = (size_t)b * S * H + (size_t)h * HD;
         const float *p = l->p + (size_t)bh * S * S;
-        float *ds = a->sc + (size_t)thread_id() * S * S;
+        float *ds = a->sc + (size_t)thread_id() * 2 * S * S, *pd = ds + S * S;
+        size_t first = (size_t)bh * S * S;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, HD, 1.0f,
                     dctx + o, H, l->v + o, H, 0.0f, ds, S);
+        if (drop_p > 0.0f) /* through the dropout: the same mask */
+            op_dropout(ds, ds, (size_t)S * S, first, drop_p, key);
         for (int i = 0; i < S; i++) {
             const float *pr = p + (size_t)i * S;
             float *dr = ds + (size_t)i * S, dot = 0.0f;
@@ -568,14 +581,72 @@ static void attn_backward(const t5e_electra_config *c, electra_acts *a,
                     scale, ds, S, l->k + o, H, 0.0f, a->dq + o, H);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, S, HD, S,
                     scale, ds, S, l->q + o, H, 0.0f, a->dk + o, H);
+        if (drop_p > 0.0f)
+            op_dropout(pd, p, (size_t)S * S, first, drop_p, key);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, S, HD, S, 1.0f,
-                    p, S, dctx + o, H, 0.0f, a->dv + o, H);
+                    drop_p > 0.0f ? pd : p, S, dctx + o, H, 0.0f,
+                    a->dv + o, H);
     }
 }
 
 /* ------------------------------------------------------------------ */
 /* Encoder forward and backward                                        */
 /* ------------------------------------------------------------------ */
+
+/*
+ * Dropout, as the reference's train mode: after the embedding LayerNorm,
+ * on the attention probabilities, on the attention output and the
+ * feed-forward output before their residual adds (hidden_dropout_prob /
+ * attention_probs_dropout_prob), and twice in the classification head.
+ * Each place of a step is a site with its own key.
+ */
+enum { SITE_EMB = 0, SITE_HEAD_IN = 1, SITE_HEAD_ACT = 2 };
+/* Layer i's sites: 0 probabilities, 1 attention output, 2 FFN output. */
+static uint64_t layer_site(int i, int j) {
+    return 16 + 3 * (uint64_t)i + (uint64_t)j;
+}
+
+void electra_net_set_dropout(electra_net *n, int on, uint64_t key) {
+    n->drop_on = on;
+    n->drop_key = key;
+}
+
+static float hidden_drop(const electra_net *n) {
+    return n->drop_on ? n->model.cfg.hidden_dropout_prob : 0.0f;
+}
+
+static uint64_t site_key(const electra_net *n, uint64_t site) {
+    return op_dropout_site(n->drop_key, site);
+}
+
+/* y = dropout(x) over n elements, split over threads (the masks depend
+ * on the position only); p = 0 leaves y = x. */
+static void par_dropout(float *y, const float *x, size_t n, float p,
+                        uint64_t key) {
+    if (p <= 0.0f) {
+        if (y != x)
+            memcpy(y, x, n * sizeof *y);
+        return;
+    }
+    const size_t chunk = 16384;
+    long nc = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (nc > 1)
+    for (long c = 0; c < nc; c++) {
+        size_t o = (size_t)c * chunk;
+        op_dropout(y + o, x + o, n - o < chunk ? n - o : chunk, o, p, key);
+    }
+}
+
+/* The gradient dy [n] through a hidden dropout site: dy itself when
+ * dropout is off, else the masked copy written to buf. */
+static const float *masked(const electra_net *n, float *buf,
+                           const float *dy, size_t count, uint64_t site) {
+    float p = hidden_drop(n);
+    if (p <= 0.0f)
+        return dy;
+    par_dropout(buf, dy, count, p, site_key(n, site));
+    return buf;
+}
 
 static void embed_forward(electra_net *n, int B, int S, const int32_t *ids,
                           const int32_t *types) {
@@ -595,6 +666,8 @@ static void embed_forward(electra_net *n, int B, int S, const int32_t *ids,
     }
     par_layernorm(a->emb, a->emb_sum, p->eln_w, p->eln_b, BS, E,
                   c->layer_norm_eps);
+    par_dropout(a->emb, a->emb, (size_t)BS * E, hidden_drop(n),
+                site_key(n, SITE_EMB));
     if (p->proj_w)
         op_linear(x0, a->emb, p->proj_w, p->proj_b, BS, E, c->hidden_size);
     else
@@ -610,17 +683,24 @@ static void layer_forward(electra_net *n, int i, int B, int S,
     int H = c->hidden_size, F = c->intermediate_size, BS = B * S;
     float eps = c->layer_norm_eps;
 
+    float hp = hidden_drop(n);
+    float ap = n->drop_on ? c->attention_probs_dropout_prob : 0.0f;
+
     op_linear(l->q, l->x_in, W(w->q_w), w->q_b, BS, H, H);
     op_linear(l->k, l->x_in, W(w->k_w), w->k_b, BS, H, H);
     op_linear(l->v, l->x_in, W(w->v_w), w->v_b, BS, H, H);
-    attn_forward(c, B, S, mask, l);
+    attn_forward(c, n->acts, B, S, mask, l, ap, site_key(n, layer_site(i, 0)));
     op_linear(l->a_sum, l->ctx, W(w->ao_w), w->ao_b, BS, H, H);
+    par_dropout(l->a_sum, l->a_sum, (size_t)BS * H, hp,
+                site_key(n, layer_site(i, 1)));
     op_add(l->a_sum, l->x_in, (size_t)BS * H);
     par_layernorm(l->h1, l->a_sum, w->aln_w, w->aln_b, BS, H, eps);
 
     op_linear(l->f_grad, l->h1, W(w->ff1_w), w->ff1_b, BS, H, F);
     par_activate_keep_grad(l->f, l->f_grad, (size_t)BS * F, c->hidden_act);
     op_linear(l->f_sum, l->f, W(w->ff2_w), w->ff2_b, BS, F, H);
+    par_dropout(l->f_sum, l->f_sum, (size_t)BS * H, hp,
+                site_key(n, layer_site(i, 2)));
     op_add(l->f_sum, l->h1, (size_t)BS * H);
     par_layernorm(out, l->f_sum, w->fln_w, w->fln_b, BS, H, eps);
 }
@@ -644,11 +724,15 @@ static void layer_backward(electra_net *n, int i, int B, int S) {
     int H = c->hidden_size, F = c->intermediate_size, BS = B * S;
     size_t nH = (size_t)BS * H;
     float eps = c->layer_norm_eps;
+    float ap = n->drop_on ? c->attention_probs_dropout_prob : 0.0f;
 
-    /* Output LayerNorm, then the FFN; da = d f_sum, db = d h1. */
+    /* Output LayerNorm, then the FFN; da = d f_sum, db = d h1.  With
+     * dropout the dense output's gradient is da through the mask (in
+     * dq, free until the attention backward); the residual's is da. */
     par_layernorm_backward(a, a->da, G(g->fln_w), G(g->fln_b), a->dx,
                            l->f_sum, w->fln_w, BS, H, eps);
-    op_linear_backward(a->df, G(W(g->ff2_w)), G(g->ff2_b), a->da, l->f,
+    const float *dout = masked(n, a->dq, a->da, nH, layer_site(i, 2));
+    op_linear_backward(a->df, G(W(g->ff2_w)), G(g->ff2_b), dout, l->f,
                        W(w->ff2_w), BS, F, H);
     par_mul(a->df, l->f_grad, (size_t)BS * F);
     op_linear_backward(a->db, G(W(g->ff1_w)), G(g->ff1_b), a->df, l->h1,
@@ -658,9 +742,10 @@ static void layer_backward(electra_net *n, int i, int B, int S) {
     /* Attention LayerNorm and output dense; db = d ctx. */
     par_layernorm_backward(a, a->da, G(g->aln_w), G(g->aln_b), a->db,
                            l->a_sum, w->aln_w, BS, H, eps);
-    op_linear_backward(a->db, G(W(g->ao_w)), G(g->ao_b), a->da, l->ctx,
+    dout = masked(n, a->dq, a->da, nH, layer_site(i, 1));
+    op_linear_backward(a->db, G(W(g->ao_w)), G(g->ao_b), dout, l->ctx,
                        W(w->ao_w), BS, H, H);
-    attn_backward(c, a, B, S, l, a->db);
+    attn_backward(c, a, B, S, l, a->db, ap, site_key(n, layer_site(i, 0)));
 
     /* Projections and the residual into d x_in. */
     op_linear_backward(a->dx, G(W(g->q_w)), G(g->q_b), a->dq, l->x_in, W(w->q_w),
@@ -685,6 +770,8 @@ static void embed_backward(electra_net *n, int B, int S, const int32_t *ids,
         op_linear_backward(de, G(g->proj_w), G(g->proj_b), a->dx, a->emb,
                            p->proj_w, BS, E, c->hidden_size);
     }
+    par_dropout(de, de, (size_t)BS * E, hidden_drop(n),
+                site_key(n, SITE_EMB));
     par_layernorm_backward(a, de, G(g->eln_w), G(g->eln_b), de, a->emb_sum,
                            p->eln_w, BS, E, c->layer_norm_eps);
     for (int t = 0; t < BS; t++) {
@@ -897,12 +984,21 @@ double electra_cls_head(electra_net *n, int B, int S, const int32_t *labels,
     /* [CLS] rows, pre, act [B, H] in dq, dk, dv; z, dz [B, L] */
     float *cls = a->dq, *pre = a->dk, *act = a->dv, *dact = a->da;
     float *z = a->hz, *dz = z + (size_t)B * L;
+    /* ElectraClassificationHead: dropout before the dense layer and
+     * before out_proj, classifier_dropout or else hidden_dropout_prob */
+    float dp = !n->drop_on ? 0.0f
+               : c->classifier_dropout >= 0.0f ? c->classifier_dropout
+                                               : c->hidden_dropout_prob;
+    uint64_t k_in = site_key(n, SITE_HEAD_IN);
+    uint64_t k_act = site_key(n, SITE_HEAD_ACT);
     for (int b = 0; b < B; b++)
         memcpy(cls + (size_t)b * H, a->x + (size_t)b * S * H,
                H * sizeof *cls);
+    par_dropout(cls, cls, (size_t)B * H, dp, k_in);
     op_linear(pre, cls, p->hd_w, p->hd_b, B, H, H);
     /* Exact GELU here too, not hidden_act (ElectraClassificationHead). */
     par_activate(act, pre, (size_t)B * H, T5E_ACT_GELU);
+    par_dropout(act, act, (size_t)B * H, dp, k_act);
     op_linear(z, act, p->hout_w, p->hout_b, B, H, L);
     if (logits)
         memcpy(logits, z, (size_t)B * L * sizeof *z);
@@ -913,9 +1009,11 @@ double electra_cls_head(electra_net *n, int B, int S, const int32_t *labels,
                                          scale, &cnt);
     op_linear_backward(dact, G(g->hout_w), G(g->hout_b), dz, act, p->hout_w,
                        B, H, L);
+    par_dropout(dact, dact, (size_t)B * H, dp, k_act);
     par_activate_backward(dact, dact, pre, (size_t)B * H, T5E_ACT_GELU);
     op_linear_backward(a->db, G(g->hd_w), G(g->hd_b), dact, cls, p->hd_w, B,
                        H, H);
+    par_dropout(a->db, a->db, (size_t)B * H, dp, k_in);
     memset(a->dx, 0, (size_t)B * S * H * sizeof *a->dx);
     for (int b = 0; b < B; b++)
         memcpy(a->dx + (size_t)b * S * H, a->db + (size_t)b * H,
@@ -1121,6 +1219,14 @@ static void add_labels(cJSON *o, int L, char *const *labels) {
     cJSON_AddItemToObject(o, "label2id", l2id);
 }
 
+/* A float32 value written with the digits that read back as it (0.1,
+ * not 0.10000000149). */
+static void add_float(cJSON *o, const char *key, float v) {
+    char num[32];
+    snprintf(num, sizeof num, "%.7g", (double)v);
+    cJSON_AddRawToObject(o, key, num);
+}
+
 /* Sorted keys, as the reference writes them. */
 static char *config_json(const t5e_electra_config *c, float range,
                          int regression, char *const *labels) {
@@ -1128,12 +1234,16 @@ static char *config_json(const t5e_electra_config *c, float range,
     cJSON *o = cJSON_CreateObject();
     cJSON *arch = cJSON_AddArrayToObject(o, "architectures");
     cJSON_AddItemToArray(arch, cJSON_CreateString(arch_name(c->head)));
-    cJSON_AddNumberToObject(o, "attention_probs_dropout_prob", 0.1);
-    cJSON_AddNullToObject(o, "classifier_dropout");
+    add_float(o, "attention_probs_dropout_prob",
+              c->attention_probs_dropout_prob);
+    if (c->classifier_dropout < 0.0f)
+        cJSON_AddNullToObject(o, "classifier_dropout");
+    else
+        add_float(o, "classifier_dropout", c->classifier_dropout);
     cJSON_AddNumberToObject(o, "embedding_size", c->embedding_size);
     cJSON_AddStringToObject(o, "hidden_act",
                             op_activation_name(c->hidden_act));
-    cJSON_AddNumberToObject(o, "hidden_dropout_prob", 0.1);
+    add_float(o, "hidden_dropout_prob", c->hidden_dropout_prob);
     cJSON_AddNumberToObject(o, "hidden_size", c->hidden_size);
     if (c->head == T5E_ELECTRA_CLASSIFIER)
         add_labels(o, c->num_labels, labels);

@@ -33,7 +33,17 @@ typedef struct {
     t5e_electra model;    /* cfg, weights -> parameter values */
     electra_params grad;  /* the same layout over the gradients */
     electra_acts *acts;   /* sized for the largest B, S seen */
+    /* Dropout of the config's probabilities in the next forward and
+     * backward, masks drawn from drop_key (op_dropout); off by default,
+     * which is the reference's eval mode.  See electra_net_set_dropout. */
+    int drop_on;
+    uint64_t drop_key;
 } electra_net;
+
+/* Training steps turn dropout on with a key of their own (a function of
+ * the data position or of checkpointed random state, so a resumed run
+ * draws the same masks) and off again before any evaluation. */
+void electra_net_set_dropout(electra_net *n, int on, uint64_t key);
 
 /*
  * Declares the parameters of a network of config c (c->head selects the

@@ -287,3 +287,44 @@ void op_attention_row_probs(float *p, const float *q, const float *k,
     op_attention_row_scores(p, q, k, h, i, 0, a->Tk, a);
     op_softmax(p, a->Tk);
 }
+
+/* ------------------------------------------------------------------ */
+/* Dropout                                                             */
+/* ------------------------------------------------------------------ */
+
+/* A 32-bit integer hash with good avalanche (two multiply-xorshift
+ * rounds), cheap enough to run per element and vectorised by the
+ * compiler. */
+static inline uint32_t mix32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+uint64_t op_dropout_site(uint64_t step_key, uint64_t site) {
+    uint64_t z = step_key + 0x9e3779b97f4a7c15ull * (site + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void op_dropout(float *y, const float *x, size_t n, size_t first, float p,
+                uint64_t key) {
+    if (p <= 0.0f) {
+        if (y != x)
+            memmove(y, x, n * sizeof *y);
+        return;
+    }
+    uint32_t lo = (uint32_t)key, hi = (uint32_t)(key >> 32);
+    uint32_t drop_below = (uint32_t)((double)p * 4294967296.0);
+    float keep_scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t at = first + i;
+        uint32_t h = mix32(mix32((uint32_t)at + lo) ^ hi ^
+                           (uint32_t)(at >> 32));
+        y[i] = h >= drop_below ? x[i] * keep_scale : 0.0f;
+    }
+}

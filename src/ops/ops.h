@@ -37,6 +37,20 @@ void op_mul(float *y, const float *x, size_t n);
 
 /* Softmax of one row of n values, in place, with max subtraction. */
 void op_softmax(float *x, int n);
+
+/*
+ * Inverted dropout, y[i] = keep ? x[i] / (1 - p) : 0, for the elements
+ * first .. first + n - 1 of a tensor whose masks are keyed `key`.  An
+ * element is kept when a hash of (key, index) is at least p * 2^32, so
+ * the mask is a pure function of the key and the position: the backward
+ * applies the same call to the gradient, splitting a tensor over threads
+ * changes nothing, and a resumed run draws the same masks.  y may be x.
+ * p = 0 copies.
+ */
+void op_dropout(float *y, const float *x, size_t n, size_t first, float p,
+                uint64_t key);
+/* The key of one dropout site (a tensor of one step), from a step key. */
+uint64_t op_dropout_site(uint64_t step_key, uint64_t site);
 /* log-softmax of one row into out (may alias x); returns logsumexp. */
 float op_log_softmax(float *out, const float *x, int n);
 

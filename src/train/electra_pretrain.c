@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ops/ops.h"
 #include "train/electra_pretrain.h"
 
 #define DISC_PRE "disc."
@@ -247,13 +248,15 @@ static t5e_status gen_half(electra_pretrain *st, int B, int S,
     t5e_status s = electra_net_prepare(g, B, S, gen_ids, types, mask, err);
     if (s)
         return s;
+    /* the generator samples in train mode, dropout included */
+    electra_net_set_dropout(g, st->drop_on, op_dropout_site(st->drop_key, 1));
     electra_net_forward(g, B, S, gen_ids, types, mask);
     s = electra_mlm_head(g, B, S, labels, scale, rng, disc_ids,
                          &stats->gen_loss, &stats->n_masked, err);
-    if (s)
-        return s;
-    electra_net_backward(g, B, S, gen_ids, types, mask);
-    return T5E_OK;
+    if (!s)
+        electra_net_backward(g, B, S, gen_ids, types, mask);
+    electra_net_set_dropout(g, 0, 0);
+    return s;
 }
 
 /* Discriminator half over disc_ids; labels built into dl [B, S]. */
@@ -273,11 +276,13 @@ static t5e_status disc_half(electra_pretrain *st, int B, int S,
     t5e_status s = electra_net_prepare(d, B, S, disc_ids, types, mask, err);
     if (s)
         return s;
+    electra_net_set_dropout(d, st->drop_on, op_dropout_site(st->drop_key, 2));
     electra_net_forward(d, B, S, disc_ids, types, mask);
     stats->disc_loss = electra_disc_head(d, B, S, dl, mask,
                                          scale * st->pc.disc_weight, NULL,
                                          &stats->disc_acc);
     electra_net_backward(d, B, S, disc_ids, types, mask);
+    electra_net_set_dropout(d, 0, 0);
     stats->loss = stats->gen_loss + st->pc.disc_weight * stats->disc_loss;
     return T5E_OK;
 }

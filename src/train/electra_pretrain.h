@@ -55,6 +55,11 @@ typedef struct {
     float initializer_range;
     int32_t *buf;          /* [4, B, S] inputs and labels of a step */
     size_t buf_len;
+    /* Dropout in the steps (both networks, their configs' rates), masks
+     * from drop_key, which the caller sets before every step; off by
+     * default (the reference's eval mode, as the fixtures). */
+    int drop_on;
+    uint64_t drop_key;
 } electra_pretrain;
 
 /*

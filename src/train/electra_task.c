@@ -75,6 +75,8 @@ int electra_task_named_config(const char *name, int V, int P,
     disc->type_vocab_size = 2;
     disc->hidden_act = T5E_ACT_GELU;
     disc->layer_norm_eps = 1e-12f;
+    disc->hidden_dropout_prob = disc->attention_probs_dropout_prob = 0.1f;
+    disc->classifier_dropout = -1.0f;
     disc->embedding_size = 128;
     disc->head = T5E_ELECTRA_DISCRIMINATOR;
     if (!strcmp(name, "small")) {
@@ -209,6 +211,10 @@ static t5e_status pre_step(void *ctx, long step, double *metrics,
         electra_pretrain_stats st;
         t5e_status s = electra_data_next_batch(&t->data, B, S, t->ids,
                                                t->types, t->mask, err);
+        /* the dropout key comes from the checkpointed generator, so a
+         * resumed run draws the same masks */
+        t->model->drop_on = 1;
+        t->model->drop_key = rng_next(&t->rng);
         if (!s)
             s = electra_pretrain_step(t->model, B, S, t->ids, t->types,
                                       t->mask, &t->rng, 1.0f / k, &st, err);
@@ -483,10 +489,15 @@ static t5e_status cls_step(void *ctx, long step, double *metrics,
                                             t->opt.seq_len, t->ids, t->types,
                                             t->mask, t->labels, err);
         int S = s ? 0 : trim_columns(t, B);
+        /* dropout masks keyed by the data position (checkpointed) */
+        electra_net_set_dropout(&t->model->net, 1,
+                                op_dropout_site(t->opt.seed, t->epoch << 32 |
+                                                                 t->pos));
         if (!s)
             s = electra_trainable_step(t->model, B, S, t->ids, t->types,
                                        t->mask, t->labels, NULL, 1.0f / k,
                                        &loss, err);
+        electra_net_set_dropout(&t->model->net, 0, 0);
         if (s)
             return err_prefix(err, s, "step %ld", step + 1);
         sum += loss;
