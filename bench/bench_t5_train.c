@@ -15,7 +15,10 @@
 #include "train/optim.h"
 
 int main(int argc, char **argv) {
-    int threads = 2, runs = 5, B = 16, S = 128, T = 32;
+    int threads = 2, runs = 5, B = 16, S = 128, T = 32, dropout = 1;
+    for (int i = 1; i < argc; i++) /* train mode unless told otherwise */
+        if (!strcmp(argv[i], "--no-dropout"))
+            dropout = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads"))
             threads = atoi(argv[i + 1]);
@@ -32,7 +35,7 @@ int main(int argc, char **argv) {
         .relative_attention_num_buckets = 32,
         .relative_attention_max_distance = 128, .dense_act = T5E_ACT_RELU,
         .tie_word_embeddings = 1, .layer_norm_epsilon = 1e-6f,
-        .eos_token_id = 1,
+        .dropout_rate = 0.1f, .eos_token_id = 1,
     };
     t5_trainable t;
     t5e_err err = {0};
@@ -65,6 +68,8 @@ int main(int argc, char **argv) {
     for (int r = -1; r < runs; r++) { /* r = -1: warm-up */
         double t0 = time_now();
         param_zero_grad(&t.ps);
+        t.drop_on = dropout;
+        t.drop_key = (uint64_t)r + 2;
         t5_train_step(&t, B, S, ids, NULL, T, dec, labels, 0, 1, &loss,
                       &count, &err);
         optim_clip_grad_norm(&t.ps, 1.0f);
@@ -75,7 +80,8 @@ int main(int argc, char **argv) {
     bench_stats s = bench_summarize(sec, runs);
     double tok = (double)B * (S + T);
     printf("W5 t5-small train step, batch %d x (%d + %d), threads=%d, "
-           "runs=%d\n", B, S, T, threads, runs);
+           "runs=%d, dropout %s\n", B, S, T, threads, runs,
+           dropout ? "0.1" : "off");
     printf("step:      %8.3f s  (min %.3f, max %.3f)\n", s.median, s.min,
            s.max);
     printf("tokens/s:  %8.0f    (best %.0f)\n", tok / s.median, tok / s.min);

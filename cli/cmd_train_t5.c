@@ -188,6 +188,7 @@ static t5e_status named_config(const char *name, int vocab,
     c->dense_act = T5E_ACT_RELU;
     c->tie_word_embeddings = 1;
     c->layer_norm_epsilon = 1e-6f;
+    c->dropout_rate = 0.1f;
     c->eos_token_id = 1;
     if (!strcmp(name, "tiny")) {
         c->d_model = 128, c->d_kv = 32, c->num_heads = 4, c->d_ff = 512;

@@ -191,6 +191,7 @@ typedef struct {
     t5e_activation dense_act;
     int tie_word_embeddings;
     float layer_norm_epsilon;
+    float dropout_rate;   /* training only (inference is eval mode) */
     int pad_token_id, eos_token_id, decoder_start_token_id;
 } t5e_t5_config;
 

@@ -208,19 +208,26 @@ static void test_activations(void) {
 
 typedef struct {
     attn_shape a;
-    float *q, *k, *v, *bias, *out, *dout;
+    float *q, *k, *v, *bias, *out, *dout, *pbuf;
     size_t nq, nkv, no;
 } att_ctx;
 
+/* With dropout, the training forward (op_attention never drops). */
 static double att_loss(void *p) {
     att_ctx *c = p;
-    op_attention(c->out, c->q, c->k, c->v, &c->a);
+    if (c->a.drop_p > 0.0f)
+        op_attention_probs(c->out, c->pbuf, c->q, c->k, c->v, &c->a);
+    else
+        op_attention(c->out, c->q, c->k, c->v, &c->a);
     return dot(c->out, c->dout, c->no);
 }
 
-/* One configuration: Tq queries over Tk keys, H heads of dk. */
-static void att_case(const char *what, int Tq, int Tk, int causal,
-                     int with_mask, int with_bias, float scale) {
+/* One configuration: Tq queries over Tk keys, H heads of dk; drop > 0
+ * adds dropout on the probabilities (and checks the plain-loop backward
+ * against the blocked one). */
+static void att_case_drop(const char *what, int Tq, int Tk, int causal,
+                          int with_mask, int with_bias, float scale,
+                          float drop) {
     att_ctx c;
     memset(&c, 0, sizeof c);
     int H = 2, dk = 4, wide = H * dk + 3; /* strides wider than H*dk */
@@ -245,15 +252,35 @@ static void att_case(const char *what, int Tq, int Tk, int causal,
     float *p = zeros(nb), *out2 = zeros(c.no);
     float *dq = zeros(c.nq), *dk_ = zeros(c.nkv), *dv = zeros(c.nkv);
     float *dbias = with_bias ? zeros(nb) : NULL;
+    if (drop > 0.0f) {
+        c.a.drop_p = drop, c.a.drop_key = 77, c.a.drop_first = 11;
+        c.a.drop_buf = zeros(nb);
+        c.pbuf = zeros(nb);
+    }
 
     op_attention_probs(out2, p, c.q, c.k, c.v, &c.a);
-    op_attention(c.out, c.q, c.k, c.v, &c.a);
+    att_loss(&c);
     for (int i = 0; i < Tq; i++)
         for (int d = 0; d < H * dk; d++)
             CHECK(fabsf(out2[i * wide + d] - c.out[i * wide + d]) < 1e-5f,
                   "%s: probs forward differs at %d,%d", what, i, d);
     op_attention_backward(dq, dk_, dv, dbias, c.dout, p, c.q, c.k, c.v,
                           &c.a);
+    if (drop > 0.0f) { /* the plain loops, used when scratch runs out */
+        float *rq = zeros(c.nq), *rk = zeros(c.nkv), *rv = zeros(c.nkv);
+        float *rb = with_bias ? zeros(nb) : NULL;
+        op_attention_backward_ref(rq, rk, rv, rb, c.dout, p, c.q, c.k, c.v,
+                                  &c.a);
+        double worst = 0;
+        for (size_t i = 0; i < c.nq; i++)
+            worst = fmax(worst, fabs(rq[i] - dq[i]));
+        for (size_t i = 0; i < c.nkv; i++)
+            worst = fmax(worst, fmax(fabs(rk[i] - dk_[i]),
+                                     fabs(rv[i] - dv[i])));
+        CHECK(worst < 1e-5, "%s: plain backward differs by %g", what,
+              worst);
+        free(rq), free(rk), free(rv), free(rb);
+    }
     char w[128];
     snprintf(w, sizeof w, "%s dq", what);
     fd_check(w, att_loss, &c, c.q, dq, c.nq);
@@ -267,7 +294,12 @@ static void att_case(const char *what, int Tq, int Tk, int causal,
     }
     free(c.q), free(c.k), free(c.v), free(c.bias), free(c.out);
     free(c.dout), free(p), free(out2), free(dq), free(dk_), free(dv);
-    free(dbias);
+    free(dbias), free(c.a.drop_buf), free(c.pbuf);
+}
+
+static void att_case(const char *what, int Tq, int Tk, int causal,
+                     int with_mask, int with_bias, float scale) {
+    att_case_drop(what, Tq, Tk, causal, with_mask, with_bias, scale, 0.0f);
 }
 
 static void test_attention(void) {
@@ -276,6 +308,9 @@ static void test_attention(void) {
     att_case("attention bias (T5)", 3, 5, 0, 1, 1, 1.0f);
     att_case("attention causal + bias", 5, 5, 1, 0, 1, 1.0f);
     att_case("attention causal, offset queries", 2, 6, 1, 1, 0, 0.35f);
+    att_case_drop("attention dropout 0.3, bias", 3, 5, 0, 1, 1, 1.0f, 0.3f);
+    att_case_drop("attention dropout 0.5, causal", 5, 5, 1, 0, 1, 1.0f,
+                  0.5f);
 }
 
 /* ---- cross-entropy ------------------------------------------------- */

@@ -628,13 +628,7 @@ static void par_dropout(float *y, const float *x, size_t n, float p,
             memcpy(y, x, n * sizeof *y);
         return;
     }
-    const size_t chunk = 16384;
-    long nc = (long)((n + chunk - 1) / chunk);
-#pragma omp parallel for schedule(static) if (nc > 1)
-    for (long c = 0; c < nc; c++) {
-        size_t o = (size_t)c * chunk;
-        op_dropout(y + o, x + o, n - o < chunk ? n - o : chunk, o, p, key);
-    }
+    op_dropout_par(y, x, n, p, key);
 }
 
 /* The gradient dy [n] through a hidden dropout site: dy itself when

@@ -76,6 +76,8 @@ static t5e_status read_config(const config_file *cf, t5e_t5_config *c,
                         &c->relative_attention_max_distance, err)) ||
         (s = config_float(cf, "layer_norm_epsilon", 1e-6,
                           &c->layer_norm_epsilon, err)) ||
+        (s = config_float(cf, "dropout_rate", 0.1, &c->dropout_rate,
+                          err)) ||
         (s = config_bool(cf, "tie_word_embeddings", 1,
                          &c->tie_word_embeddings, err)) ||
         (s = config_int(cf, "pad_token_id", 0, 0, big, &c->pad_token_id,
@@ -86,6 +88,10 @@ static t5e_status read_config(const config_file *cf, t5e_t5_config *c,
                         big, &c->decoder_start_token_id, err)) ||
         (s = config_string(cf, "feed_forward_proj", "relu", &proj, err)))
         return s;
+    if (c->dropout_rate < 0.0f || c->dropout_rate >= 1.0f)
+        return err_set(err, T5E_ERR_CONFIG, "%s: dropout_rate = %g is not "
+                       "a probability in [0, 1)", cf->path,
+                       (double)c->dropout_rate);
     if (c->pad_token_id >= c->vocab_size || c->eos_token_id >= c->vocab_size
         || c->decoder_start_token_id >= c->vocab_size)
         return err_set(err, T5E_ERR_CONFIG, "%s: a special token id is not "

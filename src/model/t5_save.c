@@ -55,7 +55,9 @@ char *t5_config_json(const t5e_t5_config *c) {
                             c->decoder_start_token_id);
     cJSON_AddStringToObject(o, "dense_act_fn",
                             op_activation_name(c->dense_act));
-    cJSON_AddNumberToObject(o, "dropout_rate", 0.1);
+    char rate[32];
+    snprintf(rate, sizeof rate, "%.7g", (double)c->dropout_rate);
+    cJSON_AddRawToObject(o, "dropout_rate", rate);
     cJSON_AddNumberToObject(o, "eos_token_id", c->eos_token_id);
     cJSON_AddStringToObject(o, "feed_forward_proj", proj);
     cJSON_AddNumberToObject(o, "initializer_factor", 1.0);

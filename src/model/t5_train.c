@@ -6,7 +6,14 @@
  * Each block saves: its input x_in, the normed attention input h, q, k,
  * v, the attention probabilities p [B, H, Tq, Tk], the attention output
  * att, (decoder) the same for cross-attention, the FF input and normed
- * FF input, the FF pre-activations and the FF hidden f.
+ * FF input, the FF pre-activations and the FF hidden f (after dropout:
+ * what wo multiplied).
+ *
+ * Dropout in train mode, at the reference's places: the embeddings, the
+ * attention probabilities, each sublayer's output before its residual
+ * add, the FF hidden before wo, and each stack's final norm output.
+ * Masks are a function of (step key, site, position), so the backward
+ * draws them again instead of storing them.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -33,6 +40,9 @@ struct t5_acts {
     float *dbias_e, *dbias_d;
     float *dx, *dh, *tmp, *dq, *dk, *dv, *datt, *dff, *dff1; /* scratch */
     float *denc;               /* [Me, D] */
+    float *drop_buf;           /* [H, Tq, Tk] of one batch item */
+    float drop_p;              /* this step's dropout rate, 0: off */
+    uint64_t drop_key;
     float *arena;
     size_t capacity;           /* floats in arena */
 };
@@ -227,6 +237,10 @@ static void carve_all(carver *c, t5_acts *a, const t5e_t5_config *cf) {
     a->dff = carve(c, Mx * cf->d_ff);
     a->dff1 = carve(c, Mx * cf->d_ff);
     a->denc = carve(c, Me * D);
+    size_t most = (size_t)S * S;
+    most = most > (size_t)T * T ? most : (size_t)T * T;
+    most = most > (size_t)T * S ? most : (size_t)T * S;
+    a->drop_buf = carve(c, H * most);
 }
 
 /*
@@ -286,11 +300,66 @@ static attn_shape shape_of(const t5e_t5_config *c, int Tq, int Tk,
     return as;
 }
 
+/* Dropout sites of a step: the stacks' embeddings and final outputs,
+ * then SITES_PER_LAYER per block (encoder blocks first). */
+enum { SITE_ENC_EMB, SITE_ENC_OUT, SITE_DEC_EMB, SITE_DEC_OUT,
+       SITE_LAYERS = 16, SITES_PER_LAYER = 8 };
+/* Within a block. */
+enum { AT_SELF_P, AT_SELF_OUT, AT_FF_HIDDEN, AT_FF_OUT, AT_CROSS_P,
+       AT_CROSS_OUT };
+
+static uint64_t block_site(const t5e_t5_config *c, int decoder, int l,
+                           int at) {
+    int block = decoder ? c->num_layers + l : l;
+    return SITE_LAYERS + (uint64_t)block * SITES_PER_LAYER + (uint64_t)at;
+}
+
+/* x [n] through the dropout of `site` (nothing when off). */
+static void drop(const t5_acts *a, float *x, size_t n, uint64_t site) {
+    if (a->drop_p > 0.0f)
+        op_dropout_par(x, x, n, a->drop_p, op_dropout_site(a->drop_key, site));
+}
+
+/* The probabilities' dropout of batch item b in an attention shape. */
+static void drop_attn(const t5_acts *a, attn_shape *as, int b,
+                      uint64_t site) {
+    if (a->drop_p <= 0.0f)
+        return;
+    as->drop_p = a->drop_p;
+    as->drop_key = op_dropout_site(a->drop_key, site);
+    as->drop_first = (size_t)b * as->H * as->Tq * as->Tk;
+    as->drop_buf = a->drop_buf;
+}
+
+/* y = x W^T through dropout, added to out (a sublayer's residual). */
+static void add_dropped(const t5_acts *a, float *out, float *y,
+                        const float *x, const float *w, int M, int K, int N,
+                        uint64_t site) {
+    if (a->drop_p <= 0.0f) {
+        op_linear_acc(out, x, w, M, K, N);
+        return;
+    }
+    op_linear(y, x, w, NULL, M, K, N);
+    drop(a, y, (size_t)M * N, site);
+    op_add(out, y, (size_t)M * N);
+}
+
+/* dy [n] as the gradient of a dropped sublayer output: dy itself when
+ * off, else its masked copy in buf. */
+static const float *dropped_grad(const t5_acts *a, float *buf,
+                                 const float *dy, size_t n, uint64_t site) {
+    if (a->drop_p <= 0.0f)
+        return dy;
+    op_dropout_par(buf, dy, n, a->drop_p, op_dropout_site(a->drop_key, site));
+    return buf;
+}
+
 /* x[B*T, D] += SelfAttention(rmsnorm(x)) with bias [H, T, T]. */
-static void self_attn_fwd(const t5e_t5 *m, const t5_attn_weights *w,
-                          const float *ln, float *x, int B, int T,
-                          const int32_t *mask, const float *bias,
-                          int causal, layer_acts *L) {
+static void self_attn_fwd(const t5e_t5 *m, t5_acts *a,
+                          const t5_attn_weights *w, const float *ln, float *x,
+                          int B, int T, const int32_t *mask,
+                          const float *bias, int causal, layer_acts *L,
+                          uint64_t site0) {
     const t5e_t5_config *c = &m->cfg;
     int D = c->d_model, HD = c->num_heads * c->d_kv, M = B * T;
     size_t per = (size_t)T * HD, pp = (size_t)c->num_heads * T * T;
@@ -302,17 +371,19 @@ static void self_attn_fwd(const t5e_t5 *m, const t5_attn_weights *w,
     attn_shape as = shape_of(c, T, T, bias, causal);
     for (int b = 0; b < B; b++) {
         as.key_mask = mask ? mask + (size_t)b * T : NULL;
+        drop_attn(a, &as, b, site0 + AT_SELF_P);
         op_attention_probs(L->att + b * per, L->p + b * pp, L->q + b * per,
                            L->k + b * per, L->v + b * per, &as);
     }
-    op_linear_acc(x, L->att, W(w->o), M, HD, D);
+    add_dropped(a, x, a->dh, L->att, W(w->o), M, HD, D, site0 + AT_SELF_OUT);
 }
 
 /* x[B*T, D] += CrossAttention(rmsnorm(x), enc[B*S, D]). */
-static void cross_attn_fwd(const t5e_t5 *m, const t5_attn_weights *w,
-                           const float *ln, float *x, int B, int T, int S,
-                           const float *enc, const int32_t *enc_mask,
-                           layer_acts *L) {
+static void cross_attn_fwd(const t5e_t5 *m, t5_acts *a,
+                           const t5_attn_weights *w, const float *ln,
+                           float *x, int B, int T, int S, const float *enc,
+                           const int32_t *enc_mask, layer_acts *L,
+                           uint64_t site0) {
     const t5e_t5_config *c = &m->cfg;
     int D = c->d_model, HD = c->num_heads * c->d_kv, M = B * T;
     size_t pq = (size_t)T * HD, pk = (size_t)S * HD;
@@ -325,15 +396,17 @@ static void cross_attn_fwd(const t5e_t5 *m, const t5_attn_weights *w,
     attn_shape as = shape_of(c, T, S, NULL, 0);
     for (int b = 0; b < B; b++) {
         as.key_mask = enc_mask ? enc_mask + (size_t)b * S : NULL;
+        drop_attn(a, &as, b, site0 + AT_CROSS_P);
         op_attention_probs(L->attc + b * pq, L->pc + b * pp, L->qc + b * pq,
                            L->kc + b * pk, L->vc + b * pk, &as);
     }
-    op_linear_acc(x, L->attc, W(w->o), M, HD, D);
+    add_dropped(a, x, a->dh, L->attc, W(w->o), M, HD, D,
+                site0 + AT_CROSS_OUT);
 }
 
 /* x[M, D] += FF(rmsnorm(x)), keeping pre-activations and hidden. */
-static void ff_fwd(const t5e_t5 *m, const t5_block *blk, float *x, int M,
-                   layer_acts *L) {
+static void ff_fwd(const t5e_t5 *m, t5_acts *a, const t5_block *blk,
+                   float *x, int M, layer_acts *L, uint64_t site0) {
     const t5e_t5_config *c = &m->cfg;
     int D = c->d_model, F = c->d_ff;
     size_t n = (size_t)M * F;
@@ -347,7 +420,8 @@ static void ff_fwd(const t5e_t5 *m, const t5_block *blk, float *x, int M,
         op_linear(L->a1, L->hf, W(blk->wi_1), NULL, M, D, F);
         op_mul(L->f, L->a1, n);
     }
-    op_linear_acc(x, L->f, W(blk->wo), M, F, D);
+    drop(a, L->f, n, site0 + AT_FF_HIDDEN);
+    add_dropped(a, x, a->dh, L->f, W(blk->wo), M, F, D, site0 + AT_FF_OUT);
 }
 
 static void embed(const t5e_t5 *m, const int32_t *ids, size_t M, float *x) {
@@ -367,24 +441,30 @@ static void forward(const t5e_t5 *m, t5_acts *a, const int32_t *ids,
         t5_position_bias(m, 1, T, 0, T, a->bias_d);
     float *x = a->enc_pre;
     embed(m, ids, (size_t)Me, x);
+    drop(a, x, (size_t)Me * D, SITE_ENC_EMB);
     for (int l = 0; l < c->num_layers; l++) {
         const t5_block *b = &m->enc[l];
-        self_attn_fwd(m, &b->self, b->ln_self, x, B, S, mask, a->bias_e, 0,
-                      &a->enc[l]);
-        ff_fwd(m, b, x, Me, &a->enc[l]);
+        uint64_t site0 = block_site(c, 0, l, 0);
+        self_attn_fwd(m, a, &b->self, b->ln_self, x, B, S, mask, a->bias_e,
+                      0, &a->enc[l], site0);
+        ff_fwd(m, a, b, x, Me, &a->enc[l], site0);
     }
     op_rmsnorm(a->enc_out, x, m->enc_final_ln, Me, D, c->layer_norm_epsilon);
+    drop(a, a->enc_out, (size_t)Me * D, SITE_ENC_OUT);
     x = a->dec_pre;
     embed(m, dec_ids, (size_t)Md, x);
+    drop(a, x, (size_t)Md * D, SITE_DEC_EMB);
     for (int l = 0; l < c->num_decoder_layers; l++) {
         const t5_block *b = &m->dec[l];
-        self_attn_fwd(m, &b->self, b->ln_self, x, B, T, NULL, a->bias_d, 1,
-                      &a->dec[l]);
-        cross_attn_fwd(m, &b->cross, b->ln_cross, x, B, T, S, a->enc_out,
-                       mask, &a->dec[l]);
-        ff_fwd(m, b, x, Md, &a->dec[l]);
+        uint64_t site0 = block_site(c, 1, l, 0);
+        self_attn_fwd(m, a, &b->self, b->ln_self, x, B, T, NULL, a->bias_d,
+                      1, &a->dec[l], site0);
+        cross_attn_fwd(m, a, &b->cross, b->ln_cross, x, B, T, S, a->enc_out,
+                       mask, &a->dec[l], site0);
+        ff_fwd(m, a, b, x, Md, &a->dec[l], site0);
     }
     op_rmsnorm(a->dec_out, x, m->dec_final_ln, Md, D, c->layer_norm_epsilon);
+    drop(a, a->dec_out, (size_t)Md * D, SITE_DEC_OUT);
     /* the head scales a copy: dec_out stays the normed output */
     memcpy(a->tmp, a->dec_out, (size_t)Md * D * sizeof *x);
     t5_lm_head(m, a->tmp, Md, a->logits);
@@ -402,11 +482,16 @@ static void norm_back_add(const t5e_t5_config *c, float *dx, float *tmp,
 }
 
 static void ff_bwd(const t5e_t5 *m, const t5_block *b, const t5_block *gb,
-                   t5_acts *a, const layer_acts *L, float *dx, int M) {
+                   t5_acts *a, const layer_acts *L, float *dx, int M,
+                   uint64_t site0) {
     const t5e_t5_config *c = &m->cfg;
     int D = c->d_model, F = c->d_ff;
     size_t n = (size_t)M * F;
-    op_linear_backward(a->dff, G(W(gb->wo)), NULL, dx, L->f, W(b->wo), M, F, D);
+    const float *dout = dropped_grad(a, a->tmp, dx, (size_t)M * D,
+                                     site0 + AT_FF_OUT);
+    op_linear_backward(a->dff, G(W(gb->wo)), NULL, dout, L->f, W(b->wo), M,
+                       F, D);
+    drop(a, a->dff, n, site0 + AT_FF_HIDDEN);
     if (c->is_gated_act) { /* f = act(a0) * a1 */
         for (size_t i = 0; i < n; i++) {
             float act = op_activate1(L->a0[i], c->dense_act);
@@ -430,17 +515,20 @@ static void self_attn_bwd(const t5e_t5 *m, const t5_block *b,
                           const t5_block *gb, t5_acts *a,
                           const layer_acts *L, float *dx, int T,
                           const int32_t *mask, const float *bias,
-                          float *dbias, int causal) {
+                          float *dbias, int causal, uint64_t site0) {
     const t5e_t5_config *c = &m->cfg;
     int B = a->B, D = c->d_model, HD = c->num_heads * c->d_kv, M = B * T;
     size_t per = (size_t)T * HD, pp = (size_t)c->num_heads * T * T;
-    op_linear_backward(a->datt, G(W(gb->self.o)), NULL, dx, L->att, W(b->self.o),
-                       M, HD, D);
+    const float *dout = dropped_grad(a, a->tmp, dx, (size_t)M * D,
+                                     site0 + AT_SELF_OUT);
+    op_linear_backward(a->datt, G(W(gb->self.o)), NULL, dout, L->att,
+                       W(b->self.o), M, HD, D);
     memset(a->dk, 0, (size_t)M * HD * sizeof(float));
     memset(a->dv, 0, (size_t)M * HD * sizeof(float));
     attn_shape as = shape_of(c, T, T, bias, causal);
     for (int i = 0; i < B; i++) {
         as.key_mask = mask ? mask + (size_t)i * T : NULL;
+        drop_attn(a, &as, i, site0 + AT_SELF_P);
         op_attention_backward(a->dq + i * per, a->dk + i * per,
                               a->dv + i * per, dbias, a->datt + i * per,
                               L->p + i * pp, L->q + i * per, L->k + i * per,
@@ -459,19 +547,22 @@ static void self_attn_bwd(const t5e_t5 *m, const t5_block *b,
 static void cross_attn_bwd(const t5e_t5 *m, const t5_block *b,
                            const t5_block *gb, t5_acts *a,
                            const layer_acts *L, float *dx,
-                           const int32_t *enc_mask) {
+                           const int32_t *enc_mask, uint64_t site0) {
     const t5e_t5_config *c = &m->cfg;
     int B = a->B, S = a->S, T = a->T, D = c->d_model;
     int HD = c->num_heads * c->d_kv, M = B * T;
     size_t pq = (size_t)T * HD, pk = (size_t)S * HD;
     size_t pp = (size_t)c->num_heads * T * S;
-    op_linear_backward(a->datt, G(W(gb->cross.o)), NULL, dx, L->attc,
+    const float *dout = dropped_grad(a, a->tmp, dx, (size_t)M * D,
+                                     site0 + AT_CROSS_OUT);
+    op_linear_backward(a->datt, G(W(gb->cross.o)), NULL, dout, L->attc,
                        W(b->cross.o), M, HD, D);
     memset(a->dk, 0, (size_t)B * S * HD * sizeof(float));
     memset(a->dv, 0, (size_t)B * S * HD * sizeof(float));
     attn_shape as = shape_of(c, T, S, NULL, 0);
     for (int i = 0; i < B; i++) {
         as.key_mask = enc_mask ? enc_mask + (size_t)i * S : NULL;
+        drop_attn(a, &as, i, site0 + AT_CROSS_P);
         op_attention_backward(a->dq + i * pq, a->dk + i * pk, a->dv + i * pk,
                               NULL, a->datt + i * pq, L->pc + i * pp,
                               L->qc + i * pq, L->kc + i * pk, L->vc + i * pk,
@@ -524,29 +615,35 @@ static void backward(const t5e_t5 *m, const t5e_t5 *g, t5_acts *a,
         for (size_t i = 0; i < (size_t)Md * D; i++)
             a->dx[i] *= s;
     }
+    drop(a, a->dx, (size_t)Md * D, SITE_DEC_OUT);
     op_rmsnorm_backward(a->dx, G(g->dec_final_ln), a->dx, a->dec_pre,
                         m->dec_final_ln, Md, D, c->layer_norm_epsilon);
     memset(a->denc, 0, (size_t)Me * D * sizeof(float));
     memset(a->dbias_d, 0, (size_t)c->num_heads * T * T * sizeof(float));
     for (int l = c->num_decoder_layers - 1; l >= 0; l--) {
         const t5_block *b = &m->dec[l], *gb = &g->dec[l];
-        ff_bwd(m, b, gb, a, &a->dec[l], a->dx, Md);
-        cross_attn_bwd(m, b, gb, a, &a->dec[l], a->dx, mask);
+        uint64_t site0 = block_site(c, 1, l, 0);
+        ff_bwd(m, b, gb, a, &a->dec[l], a->dx, Md, site0);
+        cross_attn_bwd(m, b, gb, a, &a->dec[l], a->dx, mask, site0);
         self_attn_bwd(m, b, gb, a, &a->dec[l], a->dx, T, NULL, a->bias_d,
-                      a->dbias_d, 1);
+                      a->dbias_d, 1, site0);
     }
+    drop(a, a->dx, (size_t)Md * D, SITE_DEC_EMB);
     embed_bwd(G(W(g->embed)), a->dx, dec_ids, (size_t)Md, D);
     if (c->num_decoder_layers)
         bias_bwd(c, G(g->dec_rel_bias), a->dbias_d, T, 0);
+    drop(a, a->denc, (size_t)Me * D, SITE_ENC_OUT);
     op_rmsnorm_backward(a->dx, G(g->enc_final_ln), a->denc, a->enc_pre,
                         m->enc_final_ln, Me, D, c->layer_norm_epsilon);
     memset(a->dbias_e, 0, (size_t)c->num_heads * S * S * sizeof(float));
     for (int l = c->num_layers - 1; l >= 0; l--) {
         const t5_block *b = &m->enc[l], *gb = &g->enc[l];
-        ff_bwd(m, b, gb, a, &a->enc[l], a->dx, Me);
+        uint64_t site0 = block_site(c, 0, l, 0);
+        ff_bwd(m, b, gb, a, &a->enc[l], a->dx, Me, site0);
         self_attn_bwd(m, b, gb, a, &a->enc[l], a->dx, S, mask, a->bias_e,
-                      a->dbias_e, 0);
+                      a->dbias_e, 0, site0);
     }
+    drop(a, a->dx, (size_t)Me * D, SITE_ENC_EMB);
     embed_bwd(G(W(g->embed)), a->dx, ids, (size_t)Me, D);
     if (c->num_layers)
         bias_bwd(c, G(g->enc_rel_bias), a->dbias_e, S, 1);
@@ -569,6 +666,8 @@ t5e_status t5_train_step(t5_trainable *t, int B, int S, const int32_t *ids,
         return s;
     t5e_apply_threads(m->n_threads);
     t5_acts *a = t->acts;
+    a->drop_p = t->drop_on ? m->cfg.dropout_rate : 0.0f;
+    a->drop_key = t->drop_key;
     forward(m, a, ids, mask, dec_ids);
     *loss = op_cross_entropy(a->logits, a->logits, labels, B * T,
                              m->cfg.vocab_size, -100, smoothing, scale,

@@ -20,6 +20,12 @@ typedef struct {
     t5e_t5 grads;   /* weights -> ps.grad */
     param_set ps;
     t5_acts *acts;  /* sized for the largest batch seen */
+    /* Dropout (config dropout_rate) in t5_train_step, masks from
+     * drop_key (op_dropout), which the caller sets per step from state
+     * a resumed run restores; off by default (the reference's eval mode,
+     * as the fixtures). */
+    int drop_on;
+    uint64_t drop_key;
 } t5_trainable;
 
 /* Declares and allocates the parameters of a config (zero values). */

@@ -31,8 +31,18 @@ static void scores_to_probs(float *s, int h, const attn_shape *a) {
     }
 }
 
-/* p [Tq, Tk] and the head's columns of out, for head h. */
-static void head_forward(float *out, float *p, const float *q,
+/* Head h's probabilities p [Tq, Tk] through the dropout of a, into
+ * pd. */
+static void head_dropout(float *pd, const float *p, int h,
+                         const attn_shape *a) {
+    size_t per = (size_t)a->Tq * a->Tk;
+    op_dropout(pd, p, per, a->drop_first + (size_t)h * per, a->drop_p,
+               a->drop_key);
+}
+
+/* p [Tq, Tk] and the head's columns of out, for head h; with dropout,
+ * pd [Tq, Tk] is scratch for the dropped probabilities. */
+static void head_forward(float *out, float *p, float *pd, const float *q,
                          const float *k, const float *v, int h,
                          const attn_shape *a) {
     size_t c = (size_t)h * a->dk;
@@ -40,17 +50,21 @@ static void head_forward(float *out, float *p, const float *q,
                 a->dk, a->scale, q + c, a->q_stride, k + c, a->kv_stride,
                 0.0f, p, a->Tk);
     scores_to_probs(p, h, a);
+    if (pd)
+        head_dropout(pd, p, h, a);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a->Tq, a->dk,
-                a->Tk, 1.0f, p, a->Tk, v + c, a->kv_stride, 0.0f, out + c,
-                a->o_stride);
+                a->Tk, 1.0f, pd ? pd : p, a->Tk, v + c, a->kv_stride, 0.0f,
+                out + c, a->o_stride);
 }
 
 void op_attention_probs(float *out, float *p, const float *q,
                         const float *k, const float *v, const attn_shape *a) {
     size_t per = (size_t)a->Tq * a->Tk;
+    float *pd = a->drop_p > 0.0f ? a->drop_buf : NULL;
 #pragma omp parallel for schedule(static)
     for (int h = 0; h < a->H; h++)
-        head_forward(out, p + h * per, q, k, v, h, a);
+        head_forward(out, p + h * per, pd ? pd + h * per : NULL, q, k, v, h,
+                     a);
 }
 
 void op_attention(float *out, const float *q, const float *k,
@@ -73,12 +87,19 @@ static void head_backward(float *dq, float *dk, float *dv, float *dbias,
                           float *ds, const float *dout, const float *p,
                           const float *q, const float *k, const float *v,
                           int h, const attn_shape *a) {
-    size_t c = (size_t)h * a->dk;
+    size_t c = (size_t)h * a->dk, per = (size_t)a->Tq * a->Tk;
     int Tq = a->Tq, Tk = a->Tk, dkh = a->dk;
+    const float *pv = p; /* the probabilities V was weighted with */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, dkh, 1.0f,
                 dout + c, a->o_stride, v + c, a->kv_stride, 0.0f, ds, Tk);
+    if (a->drop_p > 0.0f) { /* through the dropout: the same masks */
+        float *pd = a->drop_buf + (size_t)h * per;
+        head_dropout(pd, p, h, a);
+        head_dropout(ds, ds, h, a);
+        pv = pd;
+    }
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tk, dkh, Tq, 1.0f,
-                p, Tk, dout + c, a->o_stride, 1.0f, dv + c, a->kv_stride);
+                pv, Tk, dout + c, a->o_stride, 1.0f, dv + c, a->kv_stride);
     for (int i = 0; i < Tq; i++) {
         const float *pr = p + (size_t)i * Tk;
         float *g = ds + (size_t)i * Tk;

@@ -123,6 +123,11 @@ void op_attention_probs_ref(float *out, float *p, const float *q,
  * dK += scale dS^T Q, dV += P^T dO, dbias += dS.  Heads write disjoint
  * columns of dq, dk, dv, so they run in parallel.
  */
+/* The dropout tensor's element of probability (h, i, j). */
+static size_t drop_index(const attn_shape *a, int h, int i, int j) {
+    return a->drop_first + ((size_t)h * a->Tq + i) * a->Tk + j;
+}
+
 void op_attention_backward_ref(float *dq, float *dk, float *dv,
                                float *dbias, const float *dout,
                                const float *p, const float *q,
@@ -142,19 +147,25 @@ void op_attention_backward_ref(float *dq, float *dk, float *dv,
                 float dp = 0.0f;
                 for (int d = 0; d < a->dk; d++)
                     dp += doi[d] * vj[d];
+                if (a->drop_p > 0.0f) /* through the dropout's mask */
+                    op_dropout(&dp, &dp, 1, drop_index(a, h, i, j),
+                               a->drop_p, a->drop_key);
                 ds[j] = dp;
                 dot += (double)dp * pr[j];
             }
             memset(dqi, 0, (size_t)a->dk * sizeof *dqi);
             for (int j = 0; j < a->Tk; j++) {
-                float g = pr[j] * (ds[j] - (float)dot);
+                float g = pr[j] * (ds[j] - (float)dot), pv = pr[j];
                 const float *kj = k + (size_t)j * a->kv_stride + h * a->dk;
                 float *dkj = dk + (size_t)j * a->kv_stride + h * a->dk;
                 float *dvj = dv + (size_t)j * a->kv_stride + h * a->dk;
+                if (a->drop_p > 0.0f)
+                    op_dropout(&pv, &pv, 1, drop_index(a, h, i, j),
+                               a->drop_p, a->drop_key);
                 for (int d = 0; d < a->dk; d++) {
                     dqi[d] += a->scale * g * kj[d];
                     dkj[d] += a->scale * g * qi[d];
-                    dvj[d] += pr[j] * doi[d];
+                    dvj[d] += pv * doi[d];
                 }
                 if (dbias)
                     dbias[h * a->bias_h + i * a->bias_q + j] += g;

@@ -328,3 +328,14 @@ void op_dropout(float *y, const float *x, size_t n, size_t first, float p,
         y[i] = h >= drop_below ? x[i] * keep_scale : 0.0f;
     }
 }
+
+void op_dropout_par(float *y, const float *x, size_t n, float p,
+                    uint64_t key) {
+    const size_t chunk = 16384;
+    long nc = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (nc > 1)
+    for (long c = 0; c < nc; c++) {
+        size_t o = (size_t)c * chunk;
+        op_dropout(y + o, x + o, n - o < chunk ? n - o : chunk, o, p, key);
+    }
+}

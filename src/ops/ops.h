@@ -49,6 +49,10 @@ void op_softmax(float *x, int n);
  */
 void op_dropout(float *y, const float *x, size_t n, size_t first, float p,
                 uint64_t key);
+/* op_dropout over a whole tensor (first 0), split over OpenMP threads
+ * when long; the same result as one call. */
+void op_dropout_par(float *y, const float *x, size_t n, float p,
+                    uint64_t key);
 /* The key of one dropout site (a tensor of one step), from a step key. */
 uint64_t op_dropout_site(uint64_t step_key, uint64_t site);
 /* log-softmax of one row into out (may alias x); returns logsumexp. */
@@ -66,6 +70,11 @@ float op_log_softmax(float *out, const float *x, int n);
  * key_mask [Tk] (may be NULL): 0 marks a padded key.
  * causal: query i (at absolute position q_pos0 + i) sees keys j <= it.
  * scratch holds at least Tk floats per thread.
+ * drop_p > 0 (training: op_attention_probs and op_attention_backward
+ * only): out = dropout(P) V, the probability of (h, i, j) being element
+ * drop_first + (h * Tq + i) * Tk + j of the dropout tensor keyed
+ * drop_key (op_dropout); p keeps the undropped probabilities and
+ * drop_buf [H, Tq, Tk] is scratch for the dropped ones.
  */
 typedef struct {
     int Tq, Tk, H, dk;
@@ -75,6 +84,10 @@ typedef struct {
     long bias_h, bias_q;
     const int32_t *key_mask;
     int causal, q_pos0;
+    float drop_p;
+    uint64_t drop_key;
+    size_t drop_first;
+    float *drop_buf;
 } attn_shape;
 
 void op_attention(float *out, const float *q, const float *k,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/ops.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
 #include "train/t5_task.h"
@@ -165,9 +166,15 @@ static t5e_status step_fn(void *ctx, long step, double *metrics,
         trim_batch(t, &S, &T);
         t5_shift_right(t->labels2, B, T, c->decoder_start_token_id,
                        c->pad_token_id, t->dec2);
+        /* train mode: dropout keyed by (seed, step, micro-batch), which a
+         * resumed run restores */
+        t->model->drop_on = 1;
+        t->model->drop_key = op_dropout_site(t->opt.seed,
+                                             (uint64_t)step * k + i);
         s = t5_train_step(t->model, B, S, t->ids2, t->mask2, T, t->dec2,
                           t->labels2, t->opt.label_smoothing, 1.0f / k,
                           &loss, &count, err);
+        t->model->drop_on = 0;
         if (s)
             return err_prefix(err, s, "step %ld", step + 1);
         sum += loss;
