@@ -16,7 +16,7 @@
 enum {
     O_MODEL = 'm', O_HELP = 'h', O_TRAIN = 300, O_DEV, O_VOCAB, O_SIZE,
     O_DCONFIG, O_GCONFIG, O_SEQ_LEN, O_MASK_PROB, O_DISC_WEIGHT, O_EVAL_N,
-    O_TASK, O_EPOCHS, O_LLRD, O_SCRATCH, O_METRIC
+    O_TASK, O_EPOCHS, O_LLRD, O_SCRATCH, O_METRIC, O_POSITION
 };
 
 #define MAX_TRAIN_FILES 64
@@ -25,6 +25,7 @@ typedef struct {
     int pretrain;
     train_args ta;
     const char *model, *dev, *vocab, *size, *dconfig, *gconfig;
+    const char *position; /* --position-embedding-type, NULL: the config's */
     const char *task, *metric;
     const char *train[MAX_TRAIN_FILES];
     int n_train, from_scratch;
@@ -49,6 +50,7 @@ static const struct option long_opts[] = {
     {"num-epochs", required_argument, 0, O_EPOCHS},
     {"layerwise-lr-decay", required_argument, 0, O_LLRD},
     {"from-scratch", no_argument, 0, O_SCRATCH},
+    {"position-embedding-type", required_argument, 0, O_POSITION},
     {"metric", required_argument, 0, O_METRIC},
     TRAIN_ARGS_LONG_OPTIONS,
     {0, 0, 0, 0},
@@ -85,6 +87,11 @@ static void usage_pretrain(FILE *o, const electra_args *d) {
 "  --discriminator-config F   a config.json for the discriminator instead\n"
 "  --generator-config F       a config.json for the generator (default:\n"
 "                             the discriminator at 1/4 width)\n"
+"  --position-embedding-type T  absolute (ELECTRA's), relative_key or\n"
+"                             relative_key_query (per-layer distance\n"
+"                             tables, as transformers implements them),\n"
+"                             for both models (default: the size's or\n"
+"                             config's: absolute)\n"
 "  --max-seq-length N         tokens per sequence (default %ld)\n"
 "  --mask-prob X              share of tokens masked (default %g)\n"
 "  --disc-weight X            weight of the discriminator loss (default %g)\n"
@@ -200,6 +207,7 @@ static int parse_own(electra_args *a, int c, const char *arg,
     case O_TASK: a->task = arg; return 0;
     case O_METRIC: a->metric = arg; return 0;
     case O_SCRATCH: a->from_scratch = 1; return 0;
+    case O_POSITION: a->position = arg; return 0;
     case O_TRAIN:
         if (a->n_train == MAX_TRAIN_FILES)
             return cli_usage_error(cmd, "at most %d --train files",
@@ -236,6 +244,12 @@ static int check_args(electra_args *a, const char *cmd) {
         if (a->gconfig && !a->dconfig)
             return cli_usage_error(cmd, "--generator-config needs "
                                    "--discriminator-config");
+        t5e_position_embedding pt;
+        if (a->position && !electra_position_from_name(a->position, &pt))
+            return cli_usage_error(cmd, "--position-embedding-type is "
+                                   "absolute, relative_key or "
+                                   "relative_key_query, not '%s'",
+                                   a->position);
         return -1;
     }
     if (!a->model)
@@ -308,8 +322,13 @@ static t5e_status pretrain_configs(const electra_args *a,
                                    t5e_err *err) {
     int V = t5e_tokenizer_vocab_size(tok);
     *range = 0.02f;
+    t5e_position_embedding pt = T5E_POSITION_ABSOLUTE;
+    if (a->position)
+        electra_position_from_name(a->position, &pt); /* checked */
     if (!a->dconfig) {
         electra_task_named_config(a->size, V, 512, dc, gc);
+        if (a->position)
+            dc->position_embedding_type = gc->position_embedding_type = pt;
         return T5E_OK;
     }
     t5e_status s = electra_task_read_config(a->dconfig, dc, range, err);
@@ -319,6 +338,8 @@ static t5e_status pretrain_configs(const electra_args *a,
     else if (!s)
         electra_task_generator_of(dc, gc);
     gc->head = T5E_ELECTRA_GENERATOR;
+    if (a->position)
+        dc->position_embedding_type = gc->position_embedding_type = pt;
     if (!s && dc->vocab_size < V)
         s = err_set(err, T5E_ERR_CONFIG, "%s: vocab_size %d is smaller "
                     "than the %d ids of %s", a->dconfig, dc->vocab_size, V,

@@ -281,6 +281,17 @@ typedef enum {
     T5E_ELECTRA_CLASSIFIER      /* ElectraForSequenceClassification */
 } t5e_electra_head;
 
+/* config position_embedding_type.  absolute: a learned table [P, E]
+ * added to the embeddings.  relative_key: no such addition; each layer's
+ * table e [2P - 1, head size] adds q_i . e(i - j) to the score of query
+ * i and key j (before the 1 / sqrt(head size) scaling); relative_key_query
+ * adds k_j . e(i - j) as well. */
+typedef enum {
+    T5E_POSITION_ABSOLUTE = 0,
+    T5E_POSITION_RELATIVE_KEY,
+    T5E_POSITION_RELATIVE_KEY_QUERY
+} t5e_position_embedding;
+
 typedef struct {
     int vocab_size, embedding_size, hidden_size;
     int num_hidden_layers, num_attention_heads, intermediate_size;
@@ -296,6 +307,7 @@ typedef struct {
      * hidden_dropout_prob). */
     float hidden_dropout_prob, attention_probs_dropout_prob;
     float classifier_dropout;
+    t5e_position_embedding position_embedding_type;
 } t5e_electra_config;
 
 /* Loads an ELECTRA folder; the head is read from config "architectures". */

@@ -356,14 +356,21 @@ static void test_low_precision(void) {
     fixture_close(&f);
 }
 
+/* The fast attention (BLAS per head, relative terms through a window
+ * of the table) against op_attention with the relative terms summed
+ * plainly as a bias, for each position_embedding_type. */
 static void test_attention_matches_reference(void) {
     t5e_electra *m = load(DISC);
     int B = 3, S = 37, H = m->cfg.hidden_size;
-    size_t n = (size_t)B * S * H;
+    int HD = H / m->cfg.num_attention_heads;
+    int P = m->cfg.max_position_embeddings;
+    size_t n = (size_t)B * S * H, nrel = (size_t)(2 * P - 1) * HD;
     float *q = malloc(n * sizeof *q), *k = malloc(n * sizeof *k);
     float *v = malloc(n * sizeof *v), *fast = malloc(n * sizeof *fast);
-    float *ref = malloc(n * sizeof *ref);
-    float *scratch = malloc(electra_attn_scratch(S) * sizeof *scratch);
+    float *ref = malloc(n * sizeof *ref), *rel = malloc(nrel * sizeof *rel);
+    m->cfg.position_embedding_type = T5E_POSITION_RELATIVE_KEY_QUERY;
+    float *scratch = malloc(electra_attn_scratch(&m->cfg, S) *
+                            sizeof *scratch);
     int32_t mask[3 * 37];
     unsigned st = 7;
     for (size_t i = 0; i < n; i++) {
@@ -371,20 +378,39 @@ static void test_attention_matches_reference(void) {
         k[i] = frand(&st);
         v[i] = frand(&st);
     }
+    for (size_t i = 0; i < nrel; i++)
+        rel[i] = 2 * frand(&st);
     for (int b = 0; b < B; b++)
         for (int j = 0; j < S; j++)
             mask[b * S + j] = j < S - 11 * b;
-    electra_attention(m, B, S, mask, q, k, v, fast, scratch);
-    electra_attention_ref(m, B, S, mask, q, k, v, ref);
-    check_close("attention masked", fast, ref, (int64_t)n, 1e-5, -1);
-    electra_attention(m, B, S, NULL, q, k, v, fast, scratch);
-    electra_attention_ref(m, B, S, NULL, q, k, v, ref);
-    check_close("attention unmasked", fast, ref, (int64_t)n, 1e-5, -1);
+    static const t5e_position_embedding kinds[] = {
+        T5E_POSITION_ABSOLUTE, T5E_POSITION_RELATIVE_KEY,
+        T5E_POSITION_RELATIVE_KEY_QUERY};
+    for (int t = 0; t < 3; t++) {
+        const float *r = t ? rel : NULL;
+        m->cfg.position_embedding_type = kinds[t];
+        electra_attention(m, B, S, mask, q, k, v, r, fast, scratch);
+        electra_attention_ref(m, B, S, mask, q, k, v, r, ref);
+        printf("     %s:\n", electra_position_name(kinds[t]));
+        check_close("attention masked", fast, ref, (int64_t)n, 1e-5, -1);
+        electra_attention(m, B, S, NULL, q, k, v, r, fast, scratch);
+        electra_attention_ref(m, B, S, NULL, q, k, v, r, ref);
+        check_close("attention unmasked", fast, ref, (int64_t)n, 1e-5, -1);
+    }
+    /* the relative terms must matter: the absolute result differs */
+    m->cfg.position_embedding_type = T5E_POSITION_ABSOLUTE;
+    electra_attention(m, B, S, NULL, q, k, v, NULL, ref, scratch);
+    double moved = 0;
+    for (size_t i = 0; i < n; i++)
+        moved = fmax(moved, fabs(fast[i] - ref[i]));
+    CHECK(moved > 1e-2, "relative terms changed the output by only %g",
+          moved);
     free(q);
     free(k);
     free(v);
     free(fast);
     free(ref);
+    free(rel);
     free(scratch);
     t5e_electra_free(m);
 }
@@ -579,9 +605,15 @@ static void test_missing_tensor(void) {
 static void test_bad_config(void) {
     t5e_electra *m;
     t5e_err err = {0};
-    variant pos = {NULL, 0, "position_embedding_type", "\"relative_key\""};
+    variant pos = {NULL, 0, "position_embedding_type", "\"rotary\""};
     t5e_status s = load_variant(DISC, &pos, &m, &err);
-    CHECK(s == T5E_ERR_UNSUPPORTED && strstr(err.msg, "relative_key"),
+    CHECK(s == T5E_ERR_UNSUPPORTED && strstr(err.msg, "rotary"),
+          "%s", err.msg);
+    note(&err);
+    /* a relative type needs each layer's distance table */
+    variant rel = {NULL, 0, "position_embedding_type", "\"relative_key\""};
+    s = load_variant(DISC, &rel, &m, &err);
+    CHECK(s == T5E_ERR_SHAPE && strstr(err.msg, "distance_embedding"),
           "%s", err.msg);
     note(&err);
     variant act = {NULL, 0, "hidden_act", "\"mish2\""};

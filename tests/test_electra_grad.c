@@ -598,10 +598,11 @@ static double fixed_loss(electra_pretrain *st, const fixed_batch *f) {
  * runs in train mode (the config's 0.1 everywhere) with a fixed key, so
  * the loss is a deterministic function of the weights and the check
  * covers the masks' backward. */
-static void pretrain_grads_case(int dropout) {
+static void pretrain_grads_case(int dropout, t5e_position_embedding pos) {
     t5e_electra_config dc, gc;
     electra_task_named_config("tiny", 2000, 128, &dc, &gc);
     dc.num_hidden_layers = gc.num_hidden_layers = 2;
+    dc.position_embedding_type = gc.position_embedding_type = pos;
     electra_pretrain_config pc;
     electra_pretrain_config_default(&pc);
     electra_pretrain st;
@@ -616,7 +617,8 @@ static void pretrain_grads_case(int dropout) {
      * attention, so an error in the softmax backward cannot hide. */
     for (int i = 0; i < st.ps.n; i++)
         if (strstr(st.ps.p[i].name, "query.weight") ||
-            strstr(st.ps.p[i].name, "key.weight")) {
+            strstr(st.ps.p[i].name, "key.weight") ||
+            strstr(st.ps.p[i].name, "distance_embedding")) {
             float *w = param_data(&st.ps, i);
             for (size_t k = 0; k < st.ps.p[i].numel; k++)
                 w[k] *= 10.0f;
@@ -694,11 +696,84 @@ static void pretrain_grads_case(int dropout) {
 }
 
 static void test_pretrain_grads_training_shape(void) {
-    pretrain_grads_case(0);
+    pretrain_grads_case(0, T5E_POSITION_ABSOLUTE);
 }
 
 static void test_pretrain_grads_dropout(void) {
-    pretrain_grads_case(1);
+    pretrain_grads_case(1, T5E_POSITION_ABSOLUTE);
+}
+
+/* position_embedding_type relative_key(_query): the distance tables'
+ * gradients (and their share of q and k) at a length below
+ * max_position_embeddings, so only a window of each table is used. */
+static void test_pretrain_grads_relative(void) {
+    pretrain_grads_case(0, T5E_POSITION_RELATIVE_KEY);
+    pretrain_grads_case(1, T5E_POSITION_RELATIVE_KEY_QUERY);
+}
+
+/* The training forward with relative positions against the inference
+ * forward of the saved model (t5e_electra_load), and its tables in the
+ * reference's names and shapes. */
+static void test_relative_train_matches_inference(void) {
+    t5e_electra_config dc, gc;
+    electra_task_named_config("tiny", 2000, 128, &dc, &gc);
+    dc.num_hidden_layers = gc.num_hidden_layers = 2;
+    dc.position_embedding_type = gc.position_embedding_type =
+        T5E_POSITION_RELATIVE_KEY_QUERY;
+    electra_pretrain_config pc;
+    electra_pretrain_config_default(&pc);
+    electra_pretrain st;
+    t5e_err err = {0};
+    CHECK_OK(electra_pretrain_init(&st, &dc, &gc, &pc, &err), &err);
+    if (err.msg[0])
+        return;
+    electra_pretrain_init_random(&st, 4);
+    for (int i = 0; i < st.ps.n; i++)
+        if (strstr(st.ps.p[i].name, "distance_embedding")) {
+            /* [2P - 1, head size]: 64 in the discriminator, 32 in the
+             * quarter-width generator */
+            long hd = strncmp(st.ps.p[i].name, "gen.", 4) ? 64 : 32;
+            CHECK(st.ps.p[i].shape[0] == 255 && st.ps.p[i].shape[1] == hd,
+                  "%s: [%ld, %ld], want [255, %ld]", st.ps.p[i].name,
+                  (long)st.ps.p[i].shape[0], (long)st.ps.p[i].shape[1], hd);
+            float *w = param_data(&st.ps, i);
+            for (size_t k = 0; k < st.ps.p[i].numel; k++)
+                w[k] *= 10.0f; /* positions that matter */
+        }
+    rng_state r;
+    rng_seed(&r, 12);
+    fixed_batch f;
+    fixed_batch_make(&f, &pc, dc.vocab_size, &r);
+    size_t BS = (size_t)f.B * f.S;
+    float *train = calloc(BS, sizeof *train), *infer = calloc(BS, sizeof *infer);
+    CHECK_OK(electra_net_prepare(&st.disc, f.B, f.S, f.ids, f.types, f.mask,
+                                 &err), &err);
+    electra_net_forward(&st.disc, f.B, f.S, f.ids, f.types, f.mask);
+    int32_t *zeros = calloc(BS, sizeof *zeros);
+    electra_disc_head(&st.disc, f.B, f.S, zeros, f.mask, 1.0f, train, NULL);
+
+    char dir[] = "/tmp/t5e_electra_rel_XXXXXX", d[512], g[512];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(d, sizeof d, "%s/disc", dir);
+    snprintf(g, sizeof g, "%s/gen", dir);
+    CHECK_OK(electra_pretrain_save(&st, d, g, &err), &err);
+    t5e_electra *m = NULL;
+    CHECK_OK(t5e_electra_load(d, NULL, &m, &err), &err);
+    if (m) {
+        CHECK(m->cfg.position_embedding_type ==
+                  T5E_POSITION_RELATIVE_KEY_QUERY,
+              "saved config lost position_embedding_type");
+        CHECK_OK(t5e_electra_detect(m, f.B, f.S, f.ids, f.types, f.mask,
+                                    infer, &err), &err);
+        CHECK(check_close("relative_key_query train vs inference", train,
+                          infer, (int64_t)BS, 1e-5, -1), "logits");
+    }
+    t5e_electra_free(m);
+    free(train), free(infer), free(zeros);
+    fixed_batch_free(&f);
+    electra_pretrain_free(&st);
+    snprintf(d, sizeof d, "rm -rf '%s'", dir);
+    CHECK(system(d) == 0, "cleanup");
 }
 
 /* The classification head's two dropouts (and the encoder's) in train
@@ -783,6 +858,8 @@ int main(void) {
     RUN(test_pretrain_step_trains);
     RUN(test_pretrain_grads_training_shape);
     RUN(test_pretrain_grads_dropout);
+    RUN(test_pretrain_grads_relative);
+    RUN(test_relative_train_matches_inference);
     RUN(test_classifier_grads_dropout);
     return harness_finish();
 }

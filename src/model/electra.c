@@ -114,6 +114,25 @@ static t5e_status read_labels(const config_file *cf, t5e_electra *m,
     return T5E_OK;
 }
 
+static const char *const position_names[] = {
+    [T5E_POSITION_ABSOLUTE] = "absolute",
+    [T5E_POSITION_RELATIVE_KEY] = "relative_key",
+    [T5E_POSITION_RELATIVE_KEY_QUERY] = "relative_key_query",
+};
+
+int electra_position_from_name(const char *name, t5e_position_embedding *out) {
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, position_names[i])) {
+            *out = (t5e_position_embedding)i;
+            return 1;
+        }
+    return 0;
+}
+
+const char *electra_position_name(t5e_position_embedding t) {
+    return (unsigned)t < 3 ? position_names[t] : "absolute";
+}
+
 /* Strings that select behaviour: only values t5e implements pass. */
 static t5e_status read_strings(const config_file *cf, t5e_electra *m,
                                t5e_err *err) {
@@ -130,10 +149,10 @@ static t5e_status read_strings(const config_file *cf, t5e_electra *m,
     if (!s)
         s = config_string(cf, "position_embedding_type", "absolute", &v,
                           err);
-    if (!s && strcmp(v, "absolute"))
+    if (!s && !electra_position_from_name(v, &m->cfg.position_embedding_type))
         return err_set(err, T5E_ERR_UNSUPPORTED, "%s: position_embedding_"
-                       "type '%s' is not supported (only 'absolute')",
-                       cf->path, v);
+                       "type '%s' is not supported (absolute, relative_key "
+                       "or relative_key_query)", cf->path, v);
     if (!s)
         s = config_string(cf, "problem_type", "", &v, err);
     if (!s)
@@ -301,6 +320,10 @@ static t5e_status bind_layer(t5e_electra *m, const char *pre, int i,
     LW(l->ao_b, H, 0, ".output.dense.bias");
     LW(l->aln_w, H, 0, ".output.LayerNorm.weight");
     LW(l->aln_b, H, 0, ".output.LayerNorm.bias");
+    l->rel = NULL;
+    if (m->cfg.position_embedding_type != T5E_POSITION_ABSOLUTE)
+        LW(l->rel, 2L * m->cfg.max_position_embeddings - 1,
+           H / m->cfg.num_attention_heads, ".self.distance_embedding.weight");
     at = "encoder.layer.%d";
     LWM(l->ff1_w, F, H, ".intermediate.dense.weight");
     LW(l->ff1_b, F, 0, ".intermediate.dense.bias");
@@ -575,14 +598,16 @@ void electra_embed(const t5e_electra *m, int B, int S, const int32_t *ids,
     const t5e_electra_config *c = &m->cfg;
     const electra_params *p = &m->p;
     int E = c->embedding_size, BS = B * S;
-    /* Same order as the reference: (word + type) + position. */
+    /* Same order as the reference: (word + type) + position; relative
+     * position types add no position here (the reference skips it). */
+    int absolute = c->position_embedding_type == T5E_POSITION_ABSOLUTE;
     for (int t = 0; t < BS; t++) {
         const float *we = p->word + (size_t)ids[t] * E;
         const float *te = p->type + (size_t)(types ? types[t] : 0) * E;
         const float *pe = p->pos + (size_t)(t % S) * E;
         float *o = emb + (size_t)t * E;
         for (int d = 0; d < E; d++)
-            o[d] = (we[d] + te[d]) + pe[d];
+            o[d] = absolute ? (we[d] + te[d]) + pe[d] : we[d] + te[d];
     }
     par_layernorm(emb, emb, NULL, p->eln_w, p->eln_b, BS, E,
                   c->layer_norm_eps);
@@ -593,30 +618,49 @@ void electra_embed(const t5e_electra *m, int B, int S, const int32_t *ids,
 }
 
 
-size_t electra_attn_scratch(int S) {
-    return (size_t)core_max_threads() * S * S;
+/* ------------------------------------------------------------------ */
+/* Relative position scores                                            */
+/* ------------------------------------------------------------------ */
+
+size_t electra_rel_scratch(int S) {
+    return (size_t)S * (2 * (size_t)S - 1);
 }
 
 /*
- * Attention of one (batch item, head) through BLAS: scores [S, S] =
- * scale * Q K^T + mask, softmax per row, ctx = P V.  Q, K, V, ctx are
- * column blocks of [S, H] rows (leading dimension H).
+ * The distances of S positions run from -(S-1) to S-1, rows P - S ..
+ * P + S - 2 of the table: one product of q (or k) with those 2S - 1
+ * rows gives w [S, 2S - 1], and score (i, j) takes column i - j + S - 1
+ * of row i (of row j for the key term).
  */
-static void attention_head(float *ctx, const float *q, const float *k,
-                           const float *v, const int32_t *mask, int S,
-                           int ld, int H, int HD, float scale, float *sc) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, HD, scale,
-                q, ld, k, ld, 0.0f, sc, S);
+void electra_rel_scores(float *sc, const float *q, const float *k, int ld,
+                        const float *rel, int P, int S, int HD, int with_key,
+                        float scale, float *w) {
+    int W = 2 * S - 1;
+    const float *ew = rel + (size_t)(P - S) * HD;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, W, HD, scale, q,
+                ld, ew, HD, 0.0f, w, W);
     for (int i = 0; i < S; i++) {
         float *row = sc + (size_t)i * S;
-        /* The reference adds (1 - mask) * float32_min, not -inf. */
-        for (int j = 0; mask && j < S; j++)
-            if (!mask[j])
-                row[j] += OP_MASKED;
-        op_softmax(row, S);
+        const float *wi = w + (size_t)i * W + i + S - 1; /* distance i - 0 */
+        for (int j = 0; j < S; j++)
+            row[j] += wi[-j];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, HD, S, 1.0f,
-                sc, S, v, ld, 0.0f, ctx, H);
+    if (!with_key)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, W, HD, scale, k,
+                ld, ew, HD, 0.0f, w, W);
+    for (int i = 0; i < S; i++) {
+        float *row = sc + (size_t)i * S;
+        for (int j = 0; j < S; j++)
+            row[j] += w[(size_t)j * W + i - j + S - 1];
+    }
+}
+
+size_t electra_attn_scratch(const t5e_electra_config *c, int S) {
+    size_t per = (size_t)S * S;
+    if (c->position_embedding_type != T5E_POSITION_ABSOLUTE)
+        per += electra_rel_scratch(S);
+    return (size_t)core_max_threads() * per;
 }
 
 typedef struct {
@@ -624,46 +668,103 @@ typedef struct {
     float scale;
     const int32_t *mask;
     const float *q, *k, *v;
+    const float *rel; /* distance table, NULL for absolute positions */
+    int P, with_key;
     float *ctx, *scratch;
+    size_t per_thread; /* scratch floats of one thread */
 } heads_job;
+
+/*
+ * Attention of one (batch item, head) through BLAS: scores [S, S] =
+ * scale * Q K^T (+ relative terms) + mask, softmax per row, ctx = P V.
+ * Q, K, V, ctx are column blocks of [S, H] rows (leading dimension ld).
+ */
+static void attention_head(const heads_job *j, float *ctx, const float *q,
+                           const float *k, const float *v,
+                           const int32_t *mask, float *sc) {
+    int S = j->S, ld = j->ld, HD = j->HD;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, HD, j->scale,
+                q, ld, k, ld, 0.0f, sc, S);
+    if (j->rel)
+        electra_rel_scores(sc, q, k, ld, j->rel, j->P, S, HD, j->with_key,
+                           j->scale, sc + (size_t)S * S);
+    for (int i = 0; i < S; i++) {
+        float *row = sc + (size_t)i * S;
+        /* The reference adds (1 - mask) * float32_min, not -inf. */
+        for (int c = 0; mask && c < S; c++)
+            if (!mask[c])
+                row[c] += OP_MASKED;
+        op_softmax(row, S);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, HD, S, 1.0f,
+                sc, S, v, ld, 0.0f, ctx, j->H);
+}
 
 /* Heads bh0 .. bh1-1 (batch item b = bh / NH, head h = bh % NH). */
 static void heads_range(void *p, int bh0, int bh1, int thread) {
     const heads_job *j = p;
-    float *sc = j->scratch + (size_t)thread * j->S * j->S;
+    float *sc = j->scratch + (size_t)thread * j->per_thread;
     for (int bh = bh0; bh < bh1; bh++) {
         int b = bh / j->NH, h = bh % j->NH;
         size_t o = (size_t)b * j->S * j->H + (size_t)h * j->HD;
         size_t oi = (size_t)b * j->S * j->ld + (size_t)h * j->HD;
-        attention_head(j->ctx + o, j->q + oi, j->k + oi, j->v + oi,
-                       j->mask ? j->mask + (size_t)b * j->S : NULL, j->S,
-                       j->ld, j->H, j->HD, j->scale, sc);
+        attention_head(j, j->ctx + o, j->q + oi, j->k + oi, j->v + oi,
+                       j->mask ? j->mask + (size_t)b * j->S : NULL, sc);
     }
 }
 
-/* q, k, v [B, S, H] -> ctx [B, S, H]; scratch: electra_attn_scratch(S).
+/* q, k, v [B, S, H] -> ctx [B, S, H]; scratch: electra_attn_scratch.
  * Heads are the unit of parallelism, on the pool (core/pool.h), where
  * BLAS runs single-threaded. */
 void electra_attention_ld(const t5e_electra *m, int B, int S,
                           const int32_t *mask, const float *q,
-                          const float *k, const float *v, int ld,
-                          float *ctx, float *scratch) {
-    int H = m->cfg.hidden_size, NH = m->cfg.num_attention_heads;
+                          const float *k, const float *v, const float *rel,
+                          int ld, float *ctx, float *scratch) {
+    const t5e_electra_config *c = &m->cfg;
+    int H = c->hidden_size, NH = c->num_attention_heads;
     heads_job j = {S, H, NH, H / NH, ld, 1.0f / sqrtf((float)(H / NH)),
-                   mask, q, k, v, ctx, scratch};
+                   mask, q, k, v, rel, c->max_position_embeddings,
+                   c->position_embedding_type ==
+                       T5E_POSITION_RELATIVE_KEY_QUERY,
+                   ctx, scratch, electra_attn_scratch(c, S) /
+                                     (size_t)core_max_threads()};
     pool_for(B * NH, heads_range, &j);
 }
 
 void electra_attention(const t5e_electra *m, int B, int S,
                        const int32_t *mask, const float *q, const float *k,
-                       const float *v, float *ctx, float *scratch) {
-    electra_attention_ld(m, B, S, mask, q, k, v, m->cfg.hidden_size, ctx,
-                         scratch);
+                       const float *v, const float *rel, float *ctx,
+                       float *scratch) {
+    electra_attention_ld(m, B, S, mask, q, k, v, rel, m->cfg.hidden_size,
+                         ctx, scratch);
+}
+
+/* The relative terms as an additive bias [NH, S, S], summed the plain
+ * way (no table window, no product): the test reference. */
+static void rel_bias_ref(float *bias, const t5e_electra_config *c, int S,
+                         const float *q, const float *k, const float *rel,
+                         float scale) {
+    int H = c->hidden_size, NH = c->num_attention_heads, HD = H / NH;
+    int P = c->max_position_embeddings;
+    int kq = c->position_embedding_type == T5E_POSITION_RELATIVE_KEY_QUERY;
+    for (int h = 0; h < NH; h++)
+        for (int i = 0; i < S; i++)
+            for (int j = 0; j < S; j++) {
+                const float *e = rel + (size_t)(i - j + P - 1) * HD;
+                const float *qi = q + (size_t)i * H + h * HD;
+                const float *kj = k + (size_t)j * H + h * HD;
+                double sum = 0;
+                for (int d = 0; d < HD; d++)
+                    sum += (double)qi[d] * e[d] + (kq ? (double)kj[d] * e[d]
+                                                       : 0.0);
+                bias[((size_t)h * S + i) * S + j] = (float)(scale * sum);
+            }
 }
 
 void electra_attention_ref(const t5e_electra *m, int B, int S,
                            const int32_t *mask, const float *q,
-                           const float *k, const float *v, float *ctx) {
+                           const float *k, const float *v, const float *rel,
+                           float *ctx) {
     int H = m->cfg.hidden_size, NH = m->cfg.num_attention_heads;
     attn_shape a = {0};
     a.Tq = a.Tk = S;
@@ -671,11 +772,23 @@ void electra_attention_ref(const t5e_electra *m, int B, int S,
     a.dk = H / NH;
     a.q_stride = a.kv_stride = a.o_stride = H;
     a.scale = 1.0f / sqrtf((float)a.dk);
+    float *bias = rel ? malloc((size_t)NH * S * S * sizeof *bias) : NULL;
+    if (rel && !bias) { /* a test helper: NaNs make the comparison fail */
+        for (size_t t = 0; t < (size_t)B * S * H; t++)
+            ctx[t] = NAN;
+        return;
+    }
+    a.bias_h = (long)S * S;
+    a.bias_q = S;
     for (int b = 0; b < B; b++) {
         size_t o = (size_t)b * S * H;
         a.key_mask = mask ? mask + (size_t)b * S : NULL;
+        if (rel)
+            rel_bias_ref(bias, &m->cfg, S, q + o, k + o, rel, a.scale);
+        a.bias = bias;
         op_attention(ctx + o, q + o, k + o, v + o, &a);
     }
+    free(bias);
 }
 
 void electra_layer_forward(const t5e_electra *m, const electra_layer *l,
@@ -689,13 +802,13 @@ void electra_layer_forward(const t5e_electra *m, const electra_layer *l,
     if (l->qkv_mem) {
         wmat_linear(a->qkv, x, &l->qkv_w, l->qkv_b, BS, 0);
         electra_attention_ld(m, B, S, mask, a->qkv, a->qkv + H,
-                             a->qkv + 2 * H, 3 * H, a->ctx, scratch);
+                             a->qkv + 2 * H, l->rel, 3 * H, a->ctx, scratch);
     } else { /* a training net's view: its weights change every step */
         float *q = a->qkv, *k = q + (size_t)BS * H, *v = k + (size_t)BS * H;
         wmat_linear(q, x, &l->q_w, l->q_b, BS, 0);
         wmat_linear(k, x, &l->k_w, l->k_b, BS, 0);
         wmat_linear(v, x, &l->v_w, l->v_b, BS, 0);
-        electra_attention(m, B, S, mask, q, k, v, a->ctx, scratch);
+        electra_attention(m, B, S, mask, q, k, v, l->rel, a->ctx, scratch);
     }
     wmat_linear(a->tmp, a->ctx, &l->ao_w, l->ao_b, BS, 0);
     residual_layernorm(a->h1, a->tmp, x, l->aln_w, l->aln_b, BS, H, eps);
@@ -764,7 +877,7 @@ static size_t ws_carve(const t5e_electra *m, int B, int S, float *ws,
     size_t work = BS * (H > E ? H : E);
     if (work < 2 * (size_t)B * H)
         work = 2 * (size_t)B * H; /* the classifier's [2, B, H] */
-    size_t sizes[] = {BS * E, BS * H, work, electra_attn_scratch(S),
+    size_t sizes[] = {BS * E, BS * H, work, electra_attn_scratch(c, S),
                       3 * BS * H, BS * H, BS * H, BS * F, BS * H};
     float **dst[] = {&v->emb, &v->x, &v->work, &v->scratch, &v->a.qkv,
                      &v->a.ctx, &v->a.h1, &v->a.ff, &v->a.tmp};

@@ -33,6 +33,9 @@ typedef struct {
     wmat ff1_w; const float *ff1_b; /* intermediate dense [F, H], [F] */
     wmat ff2_w; const float *ff2_b; /* output dense [H, F], [H] */
     const float *fln_w, *fln_b;   /* output LayerNorm [H], [H] */
+    /* relative position types only: distance table [2P - 1, HD], row
+     * d + P - 1 for query position minus key position d; else NULL */
+    const float *rel;
     /* q, k and v stacked into one [3H, H] product: an owned copy made at
      * load, which the forward then uses.  A training net's view of its
      * parameters has none (qkv_mem NULL) and runs the three products. */
@@ -96,12 +99,12 @@ void electra_embed(const t5e_electra *m, int B, int S, const int32_t *ids,
 
 /*
  * One layer over x [B, S, H] in place; mask [B, S] (NULL: no padding).
- * scratch holds electra_attn_scratch(S) floats.
+ * scratch holds electra_attn_scratch(&m->cfg, S) floats.
  */
 void electra_layer_forward(const t5e_electra *m, const electra_layer *l,
                            int B, int S, const int32_t *mask, float *x,
                            const electra_layer_acts *a, float *scratch);
-size_t electra_attn_scratch(int S);
+size_t electra_attn_scratch(const t5e_electra_config *c, int S);
 
 /* Heads over the final x [B, S, H]; work buffers as documented. */
 /* -> logits [B, S]; work [B, S, H] */
@@ -125,18 +128,39 @@ t5e_status electra_forward_trace(t5e_electra *m, int B, int S,
                                  float *const *hs, t5e_err *err);
 
 /* Reference attention through op_attention, for tests of the fast one:
- * q, k, v [B, S, H] -> ctx [B, S, H]. */
+ * q, k, v [B, S, H] -> ctx [B, S, H]; rel is the layer's distance table
+ * (NULL for absolute positions). */
 void electra_attention_ref(const t5e_electra *m, int B, int S,
                            const int32_t *mask, const float *q,
-                           const float *k, const float *v, float *ctx);
+                           const float *k, const float *v, const float *rel,
+                           float *ctx);
 void electra_attention(const t5e_electra *m, int B, int S,
                        const int32_t *mask, const float *q, const float *k,
-                       const float *v, float *ctx, float *scratch);
+                       const float *v, const float *rel, float *ctx,
+                       float *scratch);
 /* The same with q, k, v rows ld floats apart (3H for the fused layout). */
 void electra_attention_ld(const t5e_electra *m, int B, int S,
                           const int32_t *mask, const float *q,
-                          const float *k, const float *v, int ld,
-                          float *ctx, float *scratch);
+                          const float *k, const float *v, const float *rel,
+                          int ld, float *ctx, float *scratch);
+
+/*
+ * Relative position scores of one (batch item, head), for
+ * position_embedding_type relative_key (with_key 0) and
+ * relative_key_query (1): sc [S, S] += scale * (q_i . e(i - j) + with_key
+ * * k_j . e(i - j)), e(d) row d + P - 1 of rel [2P - 1, HD]; q and k rows
+ * ld floats apart; w is scratch [S, 2S - 1].  Needs S <= P.
+ */
+void electra_rel_scores(float *sc, const float *q, const float *k, int ld,
+                        const float *rel, int P, int S, int HD, int with_key,
+                        float scale, float *w);
+/* The per-thread scratch of electra_rel_scores, in floats. */
+size_t electra_rel_scratch(int S);
+
+/* position_embedding_type names <-> values; from_name returns 0 for an
+ * unknown name. */
+int electra_position_from_name(const char *name, t5e_position_embedding *out);
+const char *electra_position_name(t5e_position_embedding t);
 
 /* The size keys of an ELECTRA config.json, with the reference's
  * defaults, checked (hidden_size a multiple of the head count). */

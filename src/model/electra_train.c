@@ -91,6 +91,11 @@ static t5e_status name_layer(const t5e_electra_config *c, electra_layer *l,
     GET(l->ao_b, H, 0, "%s.attention.output.dense.bias", at);
     GET(l->aln_w, H, 0, "%s.attention.output.LayerNorm.weight", at);
     GET(l->aln_b, H, 0, "%s.attention.output.LayerNorm.bias", at);
+    l->rel = NULL;
+    if (c->position_embedding_type != T5E_POSITION_ABSOLUTE)
+        GET(l->rel, 2L * c->max_position_embeddings - 1,
+            H / c->num_attention_heads,
+            "%s.attention.self.distance_embedding.weight", at);
     GETW(l->ff1_w, F, H, "%s.intermediate.dense.weight", at);
     GET(l->ff1_b, F, 0, "%s.intermediate.dense.bias", at);
     GETW(l->ff2_w, H, F, "%s.output.dense.weight", at);
@@ -194,6 +199,12 @@ struct electra_acts {
     float *df;               /* [BS, F] */
     float *de;               /* [BS, E] */
     float *sc;               /* [threads, S, S] attention backward */
+    /* relative position types only (else NULL): the scores' scratch
+     * [threads, S, 2S - 1], and the score gradients scattered by
+     * distance, [NH, B, S, 2S - 1] for the query term then (relative_
+     * key_query) as many for the key term: the table's gradient is
+     * summed from them after the parallel loop */
+    float *rel_w, *rel_g;
     float *part;             /* [threads, 2, max(E, H)] LayerNorm sums */
     float *hz;               /* [2, max(BS, B*L)] head logits and grads */
     float *arena;
@@ -258,6 +269,15 @@ static void carve_acts(carver *cv, electra_acts *a,
     a->df = carve(cv, BS * F);
     /* per thread: dS, and the dropped-out probabilities */
     a->sc = carve(cv, (size_t)a->threads * 2 * a->S * a->S);
+    a->rel_w = a->rel_g = NULL;
+    if (c->position_embedding_type != T5E_POSITION_ABSOLUTE) {
+        size_t RW = electra_rel_scratch(a->S);
+        int terms = c->position_embedding_type ==
+                    T5E_POSITION_RELATIVE_KEY_QUERY ? 2 : 1;
+        a->rel_w = carve(cv, (size_t)a->threads * RW);
+        a->rel_g = carve(cv, (size_t)terms * a->B *
+                                 c->num_attention_heads * RW);
+    }
     a->part = carve(cv, (size_t)a->threads * 2 * D);
     size_t BL = (size_t)a->B * c->num_labels;
     a->hz = carve(cv, 2 * (BS > BL ? BS : BL));
@@ -518,8 +538,10 @@ static void par_layernorm_backward(electra_acts *a, float *dx, float *dw,
  * dropped copy lives in the thread's scratch.  drop_p 0: no dropout. */
 static void attn_forward(const t5e_electra_config *c, electra_acts *a,
                          int B, int S, const int32_t *mask, layer_acts *l,
-                         float drop_p, uint64_t key) {
+                         const float *rel, float drop_p, uint64_t key) {
     int H = c->hidden_size, NH = c->num_attention_heads, HD = H / NH;
+    int P = c->max_position_embeddings;
+    int kq = c->position_embedding_type == T5E_POSITION_RELATIVE_KEY_QUERY;
     float scale = 1.0f / sqrtf((float)HD);
 #pragma omp parallel for schedule(dynamic, 1) if (B * NH > 1)
     for (int bh = 0; bh < B * NH; bh++) {
@@ -529,6 +551,10 @@ static void attn_forward(const t5e_electra_config *c, electra_acts *a,
         const int32_t *mk = mask ? mask + (size_t)b * S : NULL;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, HD,
                     scale, l->q + o, H, l->k + o, H, 0.0f, p, S);
+        if (rel)
+            electra_rel_scores(p, l->q + o, l->k + o, H, rel, P, S, HD, kq,
+                               scale, a->rel_w + (size_t)thread_id() *
+                                                     electra_rel_scratch(S));
         for (int i = 0; i < S; i++) {
             float *row = p + (size_t)i * S;
             /* The reference adds (1 - mask) * float32_min, not -inf. */
@@ -549,14 +575,68 @@ static void attn_forward(const t5e_electra_config *c, electra_acts *a,
 }
 
 /*
+ * The relative terms' share of dq (and dk) for one (batch item, head):
+ * the score gradients ds [S, S] regrouped by distance, gd [S, 2S - 1]
+ * (row i, column i - j + S - 1) for the query term and gk (row j) for
+ * the key term; dq += scale gd e, dk += scale gk e over the table's
+ * window e.  gd and gk are kept for rel_table_backward.
+ */
+static void rel_qk_backward(float *dq, float *dk, int ld, float *gd,
+                            float *gk, const float *ds, const float *rel,
+                            int P, int S, int HD, float scale) {
+    size_t W = 2 * (size_t)S - 1;
+    const float *ew = rel + (size_t)(P - S) * HD;
+    memset(gd, 0, S * W * sizeof *gd);
+    if (gk)
+        memset(gk, 0, S * W * sizeof *gk);
+    for (int i = 0; i < S; i++)
+        for (int j = 0; j < S; j++) {
+            float g = ds[(size_t)i * S + j];
+            gd[i * W + (size_t)(i - j + S - 1)] = g;
+            if (gk)
+                gk[j * W + (size_t)(i - j + S - 1)] = g;
+        }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, HD, (int)W,
+                scale, gd, (int)W, ew, HD, 1.0f, dq, ld);
+    if (gk)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, HD, (int)W,
+                    scale, gk, (int)W, ew, HD, 1.0f, dk, ld);
+}
+
+/* The distance table's gradient: the window rows += scale gd^T q (and
+ * gk^T k), head by head over all batch items, after the parallel loop so
+ * the sum has one order whatever the thread count. */
+static void rel_table_backward(const t5e_electra_config *c, electra_acts *a,
+                               int B, int S, const layer_acts *l,
+                               float *drel) {
+    int H = c->hidden_size, NH = c->num_attention_heads, HD = H / NH;
+    int P = c->max_position_embeddings, W = 2 * S - 1;
+    int kq = c->position_embedding_type == T5E_POSITION_RELATIVE_KEY_QUERY;
+    float scale = 1.0f / sqrtf((float)HD);
+    size_t per_head = (size_t)B * electra_rel_scratch(S);
+    float *dew = drel + (size_t)(P - S) * HD;
+    for (int term = 0; term < 1 + kq; term++)
+        for (int h = 0; h < NH; h++) {
+            const float *g = a->rel_g + ((size_t)term * NH + h) * per_head;
+            const float *x = (term ? l->k : l->q) + (size_t)h * HD;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, W, HD,
+                        B * S, scale, g, W, x, H, 1.0f, dew, HD);
+        }
+}
+
+/*
  * From dctx [BS, H]: dP = dO V^T, dS = P (dP - rowsum(dP P)),
  * dq = scale dS K, dk = scale dS^T Q, dv = P^T dO (all overwritten;
- * heads own disjoint columns).
+ * heads own disjoint columns), plus the relative terms' shares.
  */
 static void attn_backward(const t5e_electra_config *c, electra_acts *a,
                           int B, int S, const layer_acts *l,
-                          const float *dctx, float drop_p, uint64_t key) {
+                          const float *rel, float *drel, const float *dctx,
+                          float drop_p, uint64_t key) {
     int H = c->hidden_size, NH = c->num_attention_heads, HD = H / NH;
+    int P = c->max_position_embeddings;
+    int kq = c->position_embedding_type == T5E_POSITION_RELATIVE_KEY_QUERY;
+    size_t per_head = (size_t)B * electra_rel_scratch(S);
     float scale = 1.0f / sqrtf((float)HD);
 #pragma omp parallel for schedule(dynamic, 1) if (B * NH > 1)
     for (int bh = 0; bh < B * NH; bh++) {
@@ -581,12 +661,21 @@ static void attn_backward(const t5e_electra_config *c, electra_acts *a,
                     scale, ds, S, l->k + o, H, 0.0f, a->dq + o, H);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, S, HD, S,
                     scale, ds, S, l->q + o, H, 0.0f, a->dk + o, H);
+        if (rel) {
+            size_t at = (size_t)h * per_head +
+                        (size_t)b * electra_rel_scratch(S);
+            rel_qk_backward(a->dq + o, a->dk + o, H, a->rel_g + at,
+                            kq ? a->rel_g + NH * per_head + at : NULL, ds,
+                            rel, P, S, HD, scale);
+        }
         if (drop_p > 0.0f)
             op_dropout(pd, p, (size_t)S * S, first, drop_p, key);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, S, HD, S, 1.0f,
                     drop_p > 0.0f ? pd : p, S, dctx + o, H, 0.0f,
                     a->dv + o, H);
     }
+    if (rel)
+        rel_table_backward(c, a, B, S, l, drel);
 }
 
 /* ------------------------------------------------------------------ */
@@ -649,14 +738,16 @@ static void embed_forward(electra_net *n, int B, int S, const int32_t *ids,
     electra_acts *a = n->acts;
     int E = c->embedding_size, BS = B * S;
     float *x0 = c->num_hidden_layers ? a->l[0].x_in : a->x;
-    /* Same order as the reference: (word + type) + position. */
+    /* Same order as the reference: (word + type) + position; relative
+     * position types add no position here. */
+    int absolute = c->position_embedding_type == T5E_POSITION_ABSOLUTE;
     for (int t = 0; t < BS; t++) {
         const float *we = p->word + (size_t)ids[t] * E;
         const float *te = p->type + (size_t)(types ? types[t] : 0) * E;
         const float *pe = p->pos + (size_t)(t % S) * E;
         float *o = a->emb_sum + (size_t)t * E;
         for (int d = 0; d < E; d++)
-            o[d] = (we[d] + te[d]) + pe[d];
+            o[d] = absolute ? (we[d] + te[d]) + pe[d] : we[d] + te[d];
     }
     par_layernorm(a->emb, a->emb_sum, p->eln_w, p->eln_b, BS, E,
                   c->layer_norm_eps);
@@ -683,7 +774,8 @@ static void layer_forward(electra_net *n, int i, int B, int S,
     op_linear(l->q, l->x_in, W(w->q_w), w->q_b, BS, H, H);
     op_linear(l->k, l->x_in, W(w->k_w), w->k_b, BS, H, H);
     op_linear(l->v, l->x_in, W(w->v_w), w->v_b, BS, H, H);
-    attn_forward(c, n->acts, B, S, mask, l, ap, site_key(n, layer_site(i, 0)));
+    attn_forward(c, n->acts, B, S, mask, l, w->rel, ap,
+                 site_key(n, layer_site(i, 0)));
     op_linear(l->a_sum, l->ctx, W(w->ao_w), w->ao_b, BS, H, H);
     par_dropout(l->a_sum, l->a_sum, (size_t)BS * H, hp,
                 site_key(n, layer_site(i, 1)));
@@ -739,7 +831,8 @@ static void layer_backward(electra_net *n, int i, int B, int S) {
     dout = masked(n, a->dq, a->da, nH, layer_site(i, 1));
     op_linear_backward(a->db, G(W(g->ao_w)), G(g->ao_b), dout, l->ctx,
                        W(w->ao_w), BS, H, H);
-    attn_backward(c, a, B, S, l, a->db, ap, site_key(n, layer_site(i, 0)));
+    attn_backward(c, a, B, S, l, w->rel, G(g->rel), a->db, ap,
+                  site_key(n, layer_site(i, 0)));
 
     /* Projections and the residual into d x_in. */
     op_linear_backward(a->dx, G(W(g->q_w)), G(g->q_b), a->dq, l->x_in, W(w->q_w),
@@ -775,12 +868,16 @@ static void embed_backward(electra_net *n, int B, int S, const int32_t *ids,
                         ? NULL
                         : G(g->word) + (size_t)ids[t] * E;
         float *gt = G(g->type) + (size_t)(types ? types[t] : 0) * E;
-        float *gp = G(g->pos) + (size_t)(t % S) * E;
+        /* relative position types: the table is not used, no gradient */
+        float *gp = c->position_embedding_type == T5E_POSITION_ABSOLUTE
+                        ? G(g->pos) + (size_t)(t % S) * E
+                        : NULL;
         for (int k = 0; k < E; k++) {
             if (gw)
                 gw[k] += d[k];
             gt[k] += d[k];
-            gp[k] += d[k];
+            if (gp)
+                gp[k] += d[k];
         }
     }
 }
@@ -1253,7 +1350,8 @@ static char *config_json(const t5e_electra_config *c, float range,
                             c->num_attention_heads);
     cJSON_AddNumberToObject(o, "num_hidden_layers", c->num_hidden_layers);
     cJSON_AddNumberToObject(o, "pad_token_id", c->pad_token_id);
-    cJSON_AddStringToObject(o, "position_embedding_type", "absolute");
+    cJSON_AddStringToObject(o, "position_embedding_type",
+                            electra_position_name(c->position_embedding_type));
     if (regression)
         cJSON_AddStringToObject(o, "problem_type", "regression");
     cJSON_AddStringToObject(o, "summary_activation", "gelu");

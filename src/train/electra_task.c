@@ -30,6 +30,14 @@ static t5e_status read_sizes(const config_file *cf, t5e_electra_config *c,
     if (!s && !op_activation_from_name(act, &c->hidden_act))
         s = err_set(err, T5E_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not "
                     "supported", cf->path, act);
+    const char *pos;
+    if (!s)
+        s = config_string(cf, "position_embedding_type", "absolute", &pos,
+                          err);
+    if (!s && !electra_position_from_name(pos, &c->position_embedding_type))
+        s = err_set(err, T5E_ERR_UNSUPPORTED, "%s: position_embedding_type "
+                    "'%s' is not supported (absolute, relative_key or "
+                    "relative_key_query)", cf->path, pos);
     return s;
 }
 

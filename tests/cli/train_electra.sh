@@ -50,6 +50,27 @@ check "generator architecture" grep -q ElectraForMaskedLM "$tmp/a/generator/conf
 check "detect runs the result" "$BIN" detect -m "$tmp/a/discriminator" "the cat sat on the mat"
 check "fill-mask runs the result" "$BIN" fill-mask -m "$tmp/a/generator" "the cat [MASK] on the mat"
 
+# relative positions: the configs say so, and the outputs run as they are
+"$BIN" pretrain-electra "${common[@]}" --position-embedding-type relative_key_query \
+    --output-dir "$tmp/rel" 2> "$tmp/rel.log"
+check "relative pretrain exit 0" test $? -eq 0
+check "relative config written" grep -q '"position_embedding_type":.*"relative_key_query"' \
+    "$tmp/rel/discriminator/config.json"
+check "relative generator config written" grep -q '"relative_key_query"' \
+    "$tmp/rel/generator/config.json"
+check "relative distance tables saved" grep -q "attention.self.distance_embedding.weight" \
+    "$tmp/rel/discriminator/model.safetensors"
+check "detect runs the relative model" "$BIN" detect -m "$tmp/rel/discriminator" "the cat sat on the mat"
+check "fill-mask runs the relative model" "$BIN" fill-mask -m "$tmp/rel/generator" "the cat [MASK] on the mat"
+"$BIN" train-classifier -m "$tmp/rel/discriminator" --train $SST --dev $SST \
+    --max-steps 2 --batch-size 4 --output-dir "$tmp/relc" 2> /dev/null
+check "relative classifier trains" test $? -eq 0
+check "classify runs the relative classifier" "$BIN" classify -m "$tmp/relc" "a fine film"
+"$BIN" pretrain-electra "${common[@]}" --position-embedding-type rotary \
+    --output-dir "$tmp/q" 2> "$tmp/err"
+check "unknown position type exit 2" test $? -eq 2
+check "unknown position type named" grep -q "rotary" "$tmp/err"
+
 # killed inside checkpoint 4: checkpoint 2 survives, resume ends equal
 "$BIN" pretrain-electra "${common[@]}" --output-dir "$tmp/u" 2> /dev/null
 check "unbroken run exit 0" test $? -eq 0
@@ -131,7 +152,8 @@ check "no --train exit 2" test $? -eq 2
 "$BIN" pretrain-electra --help > "$tmp/help"
 for o in output-dir max-steps batch-size learning-rate warmup-steps \
          weight-decay seed resume train vocab dev size discriminator-config \
-         generator-config max-seq-length mask-prob disc-weight eval-examples; do
+         generator-config max-seq-length mask-prob disc-weight eval-examples \
+         position-embedding-type; do
     check "pretrain help --$o" grep -q -- "--$o" "$tmp/help"
 done
 check "pretrain help small defaults" grep -q "default 0.0005" "$tmp/help"
