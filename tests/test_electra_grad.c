@@ -779,6 +779,84 @@ static void test_relative_train_matches_inference(void) {
 /* The classification head's two dropouts (and the encoder's) in train
  * mode with a fixed key: every parameter against a central difference
  * along a random direction. */
+/*
+ * Where each head of a network looks after the local-attention init:
+ * the layer's query bias as every query (what the prior rests on), keys
+ * 0, value j at key j, so a head's output at query i is the mean key
+ * position it attends to; sq = 1 squares the values (j * j).
+ */
+static void attended_positions(const electra_net *n, const param_set *ps,
+                               const char *pre, int S, int sq, float *ctx) {
+    const t5e_electra_config *c = &n->model.cfg;
+    int H = c->hidden_size;
+    char name[160];
+    snprintf(name, sizeof name,
+             "%selectra.encoder.layer.0.attention.self.query.bias", pre);
+    const float *qb = param_data(ps, param_find(ps, name));
+    snprintf(name, sizeof name, "%selectra.encoder.layer.0.attention.self."
+             "distance_embedding.weight", pre);
+    const float *rel = param_data(ps, param_find(ps, name));
+    size_t n_x = (size_t)S * H;
+    float *q = malloc(n_x * sizeof *q), *k = calloc(n_x, sizeof *k);
+    float *v = malloc(n_x * sizeof *v);
+    float *scratch = malloc(electra_attn_scratch(c, S) * sizeof *scratch);
+    for (int i = 0; i < S; i++)
+        for (int h = 0; h < H; h++) {
+            q[(size_t)i * H + h] = qb[h];
+            v[(size_t)i * H + h] = sq ? (float)i * i : (float)i;
+        }
+    electra_attention(&n->model, 1, S, NULL, q, k, v, rel, ctx, scratch);
+    free(q);
+    free(k);
+    free(v);
+    free(scratch);
+}
+
+/* --local-attention-init: discriminator head 0 reads the previous token,
+ * head 1 the next; the one-head generator both neighbours. */
+static void test_local_attention_init(void) {
+    t5e_electra_config dc, gc;
+    electra_task_named_config("tiny", 500, 64, &dc, &gc);
+    dc.position_embedding_type = gc.position_embedding_type =
+        T5E_POSITION_RELATIVE_KEY_QUERY;
+    electra_pretrain_config pc;
+    electra_pretrain_config_default(&pc);
+    electra_pretrain st;
+    t5e_err err = {0};
+    CHECK_OK(electra_pretrain_init(&st, &dc, &gc, &pc, &err), &err);
+    if (err.msg[0])
+        return;
+    electra_pretrain_init_random(&st, 3);
+    enum { S = 16 };
+    float ctx[S * 128];
+    /* without the prior attention is near uniform: the mean position is
+     * near the middle, not the neighbour's */
+    attended_positions(&st.disc, &st.ps, "disc.", S, 0, ctx);
+    CHECK(fabsf(ctx[5 * 128] - 4.0f) > 2, "random init already local: %g",
+          ctx[5 * 128]);
+    electra_pretrain_init_local_attention(&st, 12.0f);
+    attended_positions(&st.disc, &st.ps, "disc.", S, 0, ctx);
+    double worst = 0;
+    for (int i = 1; i < S - 1; i++) {
+        worst = fmax(worst, fabs(ctx[i * 128] - (i - 1)));       /* head 0 */
+        worst = fmax(worst, fabs(ctx[i * 128 + 64] - (i + 1)));  /* head 1 */
+    }
+    CHECK(worst < 0.05, "discriminator heads miss their neighbour by %g",
+          worst);
+    /* generator: one head of 32; E[j] = i and E[j^2] = i^2 + 1 when it
+     * splits between i - 1 and i + 1 */
+    float ctx2[S * 32];
+    attended_positions(&st.gen, &st.ps, "gen.", S, 0, ctx);
+    attended_positions(&st.gen, &st.ps, "gen.", S, 1, ctx2);
+    worst = 0;
+    for (int i = 1; i < S - 1; i++) {
+        worst = fmax(worst, fabs(ctx[i * 32] - i));
+        worst = fmax(worst, fabs(ctx2[i * 32] - ((double)i * i + 1)));
+    }
+    CHECK(worst < 0.05, "generator head misses its neighbours by %g", worst);
+    electra_pretrain_free(&st);
+}
+
 static double cls_loss(electra_trainable *t, int B, int S,
                        const int32_t *ids, const int32_t *labels) {
     double loss = 0;
@@ -860,6 +938,7 @@ int main(void) {
     RUN(test_pretrain_grads_dropout);
     RUN(test_pretrain_grads_relative);
     RUN(test_relative_train_matches_inference);
+    RUN(test_local_attention_init);
     RUN(test_classifier_grads_dropout);
     return harness_finish();
 }

@@ -1434,3 +1434,42 @@ t5e_status electra_trainable_save(const electra_trainable *t,
                                         err);
     return s ? s : electra_write_weights(dir, &t->ps, "", NULL, err);
 }
+
+/*
+ * Head h's preferred distance i - j: +1 (the previous token), -1 (the
+ * next), +2, -2, ...; a single head takes both neighbours.
+ */
+static int local_head_distance(int h) {
+    return (h % 2 ? -1 : 1) * (h / 2 + 1);
+}
+
+void electra_init_local_attention(param_set *ps, const char *pre,
+                                  const t5e_electra_config *c,
+                                  float strength) {
+    int NH = c->num_attention_heads, HD = c->hidden_size / NH;
+    long P = c->max_position_embeddings;
+    /* bias . row = strength * sqrt(HD): after the 1/sqrt(HD) scaling the
+     * preferred key's score is `strength` above the others' */
+    float amp = sqrtf(strength * sqrtf((float)HD));
+    char name[160];
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        snprintf(name, sizeof name,
+                 "%selectra.encoder.layer.%d.attention.self.query.bias",
+                 pre, l);
+        int qi = param_find(ps, name);
+        snprintf(name, sizeof name, "%selectra.encoder.layer.%d.attention."
+                 "self.distance_embedding.weight", pre, l);
+        int ri = param_find(ps, name);
+        if (qi < 0 || ri < 0)
+            continue;
+        float *qb = param_data(ps, qi), *rel = param_data(ps, ri);
+        for (int h = 0; h < NH && h < HD; h++) {
+            /* head h owns coordinate h of the shared distance rows */
+            qb[(size_t)h * HD + h] = amp;
+            int d = local_head_distance(h);
+            rel[(size_t)(d + P - 1) * HD + h] = amp;
+            if (NH == 1)
+                rel[(size_t)(-d + P - 1) * HD + h] = amp;
+        }
+    }
+}

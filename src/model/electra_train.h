@@ -150,4 +150,15 @@ t5e_status electra_write_weights(const char *dir, const param_set *ps,
 void electra_init_params(param_set *ps, const char *pre, float sd,
                          int pad_id, rng_state *rng);
 
+/*
+ * A locality prior for relative_key_query models (no-op otherwise):
+ * in every layer head h starts attending to one neighbour (h = 0 the
+ * previous token, 1 the next, 2 two back, ...; a lone head both
+ * neighbours), `strength` logits above the rest, through its query bias
+ * and the distance table; the rest of the init is untouched.
+ */
+void electra_init_local_attention(param_set *ps, const char *pre,
+                                  const t5e_electra_config *c,
+                                  float strength);
+
 #endif

@@ -122,6 +122,14 @@ void electra_pretrain_init_random(electra_pretrain *st, uint64_t seed) {
                         st->disc.model.cfg.pad_token_id, &r);
 }
 
+void electra_pretrain_init_local_attention(electra_pretrain *st,
+                                           float strength) {
+    electra_init_local_attention(&st->ps, DISC_PRE, &st->disc.model.cfg,
+                                 strength);
+    electra_init_local_attention(&st->ps, GEN_PRE, &st->gen.model.cfg,
+                                 strength);
+}
+
 static t5e_status make_dir(const char *dir, t5e_err *err) {
     if (mkdir(dir, 0755) && errno != EEXIST)
         return err_set(err, T5E_ERR_IO, "%s: cannot create: %s", dir,

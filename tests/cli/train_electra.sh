@@ -70,6 +70,20 @@ check "classify runs the relative classifier" "$BIN" classify -m "$tmp/relc" "a 
     --output-dir "$tmp/q" 2> "$tmp/err"
 check "unknown position type exit 2" test $? -eq 2
 check "unknown position type named" grep -q "rotary" "$tmp/err"
+# the locality prior: taken with relative positions, refused without
+"$BIN" pretrain-electra "${common[@]}" --position-embedding-type relative_key_query \
+    --local-attention-init 4 --output-dir "$tmp/loc" 2> /dev/null
+check "local-attention-init exit 0" test $? -eq 0
+check "local-attention-init changes the model" bash -c '! cmp -s "$1" "$2"' _ \
+    "$tmp/rel/discriminator/model.safetensors" "$tmp/loc/discriminator/model.safetensors"
+check "local-attention-init model detects" "$BIN" detect -m "$tmp/loc/discriminator" "the cat sat on the mat"
+"$BIN" pretrain-electra "${common[@]}" --local-attention-init 4 \
+    --output-dir "$tmp/q" 2> "$tmp/err"
+check "local-attention-init without relative positions fails" test $? -ne 0
+check "local-attention-init error says why" grep -q "needs relative positions" "$tmp/err"
+"$BIN" pretrain-electra "${common[@]}" --position-embedding-type relative_key \
+    --local-attention-init -1 --output-dir "$tmp/q" 2> "$tmp/err"
+check "negative local-attention-init exit 2" test $? -eq 2
 
 # killed inside checkpoint 4: checkpoint 2 survives, resume ends equal
 "$BIN" pretrain-electra "${common[@]}" --output-dir "$tmp/u" 2> /dev/null
