@@ -37,6 +37,10 @@ void train_args_help(FILE *o, const train_args *d) {
 "  --warmup-steps N           linear warmup steps (default %ld)\n"
 "  --optimizer O              adamw, adamw-electra, adafactor\n"
 "                             (default %s)\n"
+"  --adafactor-scale-parameter  Adafactor steps scaled by each\n"
+"                             parameter's RMS (at least 1e-3), as T5's\n"
+"                             pretraining ran it (default off: the\n"
+"                             transformers fine-tuning setting)\n"
 "  --weight-decay X           decoupled weight decay, not applied to\n"
 "                             LayerNorm weights and biases (default: the\n"
 "                             optimizer's: 0.01 Adam, 0 Adafactor)\n"
@@ -65,6 +69,7 @@ int train_args_parse(train_args *a, int code, const char *arg) {
     case TA_OUTPUT_DIR: c->output_dir = arg; return 1;
     case TA_RESUME: c->resume = 1; return 1;
     case TA_OPTIMIZER: a->optimizer = arg; a->opt_set = 1; return 1;
+    case TA_SCALE_PARAM: a->scale_parameter = 1; return 1;
     case TA_SCHEDULE: a->schedule = arg; a->sched_set = 1; return 1;
     case TA_LR:
         if (!cli_parse_float(arg, 0, 10, &x))
@@ -123,7 +128,11 @@ int train_args_finish(train_args *a, const char *cmd) {
                                "--gradient-accumulation-steps must be >= 1");
     if (a->batch_size > 65536 || a->grad_accum > 65536)
         return cli_usage_error(cmd, "batch size out of range");
+    if (a->scale_parameter && kind != OPTIM_ADAFACTOR)
+        return cli_usage_error(cmd, "--adafactor-scale-parameter needs "
+                               "--optimizer adafactor");
     optim_config_default(&c->optim, kind);
+    c->optim.scale_parameter = a->scale_parameter;
     if (a->weight_decay >= 0)
         c->optim.weight_decay = (float)a->weight_decay;
     c->sched.lr = (float)a->learning_rate;

@@ -17,6 +17,7 @@ typedef struct {
     long batch_size, grad_accum, threads;
     unsigned long long seed;
     int lr_set, wd_set, sched_set, opt_set;
+    int scale_parameter;     /* --adafactor-scale-parameter */
 } train_args;
 
 /* Option codes from 1000 up; a command's own codes stay below. */
@@ -24,7 +25,7 @@ enum {
     TA_OUTPUT_DIR = 1000, TA_MAX_STEPS, TA_BATCH, TA_LR, TA_WARMUP, TA_WD,
     TA_SEED, TA_RESUME, TA_OPTIMIZER, TA_SCHEDULE, TA_SAVE_STEPS,
     TA_EVAL_STEPS, TA_LOG_STEPS, TA_CLIP, TA_ACCUM, TA_THREADS, TA_KEEP,
-    TA_KILL_AT, TA_MAX_TIME
+    TA_KILL_AT, TA_MAX_TIME, TA_SCALE_PARAM
 };
 
 #define TRAIN_ARGS_LONG_OPTIONS                                         \
@@ -46,7 +47,8 @@ enum {
     {"threads", required_argument, 0, TA_THREADS},                      \
     {"save-total-limit", required_argument, 0, TA_KEEP},                \
     {"kill-at-checkpoint", required_argument, 0, TA_KILL_AT},           \
-    {"max-time", required_argument, 0, TA_MAX_TIME}
+    {"max-time", required_argument, 0, TA_MAX_TIME},                    \
+    {"adafactor-scale-parameter", no_argument, 0, TA_SCALE_PARAM}
 
 /* The help lines of the shared options, given the command's defaults. */
 void train_args_help(FILE *out, const train_args *defaults);

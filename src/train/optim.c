@@ -161,6 +161,12 @@ static void adafactor_param(optimizer *o, int i, float lr, float *u) {
     float rms = (float)sqrt(ss / p->numel);
     float scale = 1.0f / fmaxf(1.0f, rms / c->clip_threshold);
     float *w = param_data(o->ps, i);
+    if (c->scale_parameter) {
+        double ws = 0;
+        for (size_t k = 0; k < p->numel; k++)
+            ws += (double)w[k] * w[k];
+        lr *= fmaxf(c->eps2, (float)sqrt(ws / p->numel));
+    }
     float wd = p->no_decay ? 0.0f : c->weight_decay;
     for (size_t k = 0; k < p->numel; k++) {
         if (wd)

@@ -6,8 +6,12 @@
  * no bias correction, decay added to the update.  ADAFACTOR is the
  * factored optimizer T5 was trained with (no momentum, update clipping,
  * beta2 = 1 - t^decay_rate), as in the reference's Adafactor with
- * scale_parameter and relative_step off.  Weight decay skips parameters
- * marked no_decay (LayerNorm weights and biases).
+ * relative_step off and, unless scale_parameter is set, scale_parameter
+ * off.  With it (the Mesh TensorFlow default T5 was pretrained with)
+ * each parameter's step is lr * max(eps2, RMS(parameter)): the embedding
+ * (init std 1) moves in proportion to its size, like the dense weights.
+ * Weight decay skips parameters marked no_decay (LayerNorm weights and
+ * biases).
  */
 #ifndef T5E_OPTIM_H
 #define T5E_OPTIM_H
@@ -27,6 +31,7 @@ typedef struct {
     float clip_threshold;    /* Adafactor update clipping (1.0) */
     float decay_rate;        /* Adafactor: beta2_t = 1 - t^decay_rate */
     float eps1, eps2;        /* Adafactor: 1e-30, 1e-3 */
+    int scale_parameter;     /* Adafactor: lr * max(eps2, RMS(w)) */
 } optim_config;
 
 /* The defaults of each kind (ELECTRA: eps 1e-6, decay 0.01). */

@@ -55,6 +55,16 @@ head -c 20000 tests/data/corpus/pretrain_slice.txt > "$tmp/corpus.txt"
 check "pretrain exit 0" test $? -eq 0
 check "pretrain shard" test -s "$tmp/p/train.shard"
 check "pretrained model generates" "$BIN" generate -m "$tmp/p" --max-new-tokens 3 "hello"
+# T5's pretraining Adafactor: steps scaled by each parameter's RMS
+"$BIN" pretrain-t5 --train "$tmp/corpus.txt" --vocab $M/spiece.model \
+    --config $M/config.json --output-dir "$tmp/ps" --max-steps 2 --batch-size 2 \
+    --input-length 32 --save-steps 2 --threads 2 --adafactor-scale-parameter 2> /dev/null
+check "scale-parameter pretrain exit 0" test $? -eq 0
+check "scale-parameter changes the steps" bash -c '! cmp -s "$1" "$2"' _ \
+    "$tmp/p/model.safetensors" "$tmp/ps/model.safetensors"
+"$BIN" finetune-t5 "${common[@]}" --adafactor-scale-parameter --output-dir "$tmp/c" 2> "$tmp/err"
+check "scale-parameter with adamw exit 2" test $? -eq 2
+check "scale-parameter with adamw says why" grep -q "needs --optimizer adafactor" "$tmp/err"
 
 # bad input
 "$BIN" pretrain-t5 --train "$tmp/corpus.txt" --vocab tests/data/tokenizers/t5/spiece.model \
