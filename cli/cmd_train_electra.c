@@ -16,7 +16,8 @@
 enum {
     O_MODEL = 'm', O_HELP = 'h', O_TRAIN = 300, O_DEV, O_VOCAB, O_SIZE,
     O_DCONFIG, O_GCONFIG, O_SEQ_LEN, O_MASK_PROB, O_DISC_WEIGHT, O_EVAL_N,
-    O_TASK, O_EPOCHS, O_LLRD, O_SCRATCH, O_METRIC, O_POSITION, O_LOCAL_ATTN
+    O_TASK, O_EPOCHS, O_LLRD, O_SCRATCH, O_METRIC, O_POSITION, O_LOCAL_ATTN,
+    O_LOCAL_HEADS
 };
 
 #define MAX_TRAIN_FILES 64
@@ -32,6 +33,7 @@ typedef struct {
     long seq_len, eval_examples, epochs;
     double mask_prob, disc_weight, llrd;
     double local_attn; /* --local-attention-init, 0: the reference's */
+    long local_heads;  /* --local-attention-heads, 0: all */
 } electra_args;
 
 static const struct option long_opts[] = {
@@ -53,6 +55,7 @@ static const struct option long_opts[] = {
     {"from-scratch", no_argument, 0, O_SCRATCH},
     {"position-embedding-type", required_argument, 0, O_POSITION},
     {"local-attention-init", required_argument, 0, O_LOCAL_ATTN},
+    {"local-attention-heads", required_argument, 0, O_LOCAL_HEADS},
     {"metric", required_argument, 0, O_METRIC},
     TRAIN_ARGS_LONG_OPTIONS,
     {0, 0, 0, 0},
@@ -102,6 +105,10 @@ static void usage_pretrain(FILE *o, const electra_args *d) {
 "                             ELECTRA recipe: a tiny model learns to read\n"
 "                             its neighbours far sooner with it (0: off;\n"
 "                             default %g)\n"
+"  --local-attention-heads N  pin only the first N heads of each layer\n"
+"                             (alternately to the previous and the next\n"
+"                             token), the others start free (default 0:\n"
+"                             all heads)\n"
 "  --max-seq-length N         tokens per sequence (default %ld)\n"
 "  --mask-prob X              share of tokens masked (default %g)\n"
 "  --disc-weight X            weight of the discriminator loss (default %g)\n"
@@ -223,6 +230,12 @@ static int parse_own(electra_args *a, int c, const char *arg,
             return cli_usage_error(cmd, "at most %d --train files",
                                    MAX_TRAIN_FILES);
         a->train[a->n_train++] = arg;
+        return 0;
+    case O_LOCAL_HEADS:
+        if (!cli_parse_int(arg, 0, 1 << 20, &v))
+            return cli_usage_error(cmd, "--local-attention-heads is a "
+                                   "count of heads, not '%s'", arg);
+        a->local_heads = v;
         return 0;
     case O_LOCAL_ATTN:
         if (!cli_parse_float(arg, 0, 30, &x))
@@ -391,7 +404,8 @@ static t5e_status pretrain_model(const electra_args *a,
         m->initializer_range = range;
         electra_pretrain_init_random(m, a->ta.seed);
         if (a->local_attn > 0)
-            electra_pretrain_init_local_attention(m, (float)a->local_attn);
+            electra_pretrain_init_local_attention(m, (float)a->local_attn,
+                                                  (int)a->local_heads);
     }
     return s;
 }

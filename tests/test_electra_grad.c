@@ -786,15 +786,17 @@ static void test_relative_train_matches_inference(void) {
  * position it attends to; sq = 1 squares the values (j * j).
  */
 static void attended_positions(const electra_net *n, const param_set *ps,
-                               const char *pre, int S, int sq, float *ctx) {
+                               const char *pre, int layer, int S, int sq,
+                               float *ctx) {
     const t5e_electra_config *c = &n->model.cfg;
     int H = c->hidden_size;
     char name[160];
     snprintf(name, sizeof name,
-             "%selectra.encoder.layer.0.attention.self.query.bias", pre);
+             "%selectra.encoder.layer.%d.attention.self.query.bias", pre,
+             layer);
     const float *qb = param_data(ps, param_find(ps, name));
-    snprintf(name, sizeof name, "%selectra.encoder.layer.0.attention.self."
-             "distance_embedding.weight", pre);
+    snprintf(name, sizeof name, "%selectra.encoder.layer.%d.attention."
+             "self.distance_embedding.weight", pre, layer);
     const float *rel = param_data(ps, param_find(ps, name));
     size_t n_x = (size_t)S * H;
     float *q = malloc(n_x * sizeof *q), *k = calloc(n_x, sizeof *k);
@@ -831,11 +833,11 @@ static void test_local_attention_init(void) {
     float ctx[S * 128];
     /* without the prior attention is near uniform: the mean position is
      * near the middle, not the neighbour's */
-    attended_positions(&st.disc, &st.ps, "disc.", S, 0, ctx);
+    attended_positions(&st.disc, &st.ps, "disc.", 0, S, 0, ctx);
     CHECK(fabsf(ctx[5 * 128] - 4.0f) > 2, "random init already local: %g",
           ctx[5 * 128]);
-    electra_pretrain_init_local_attention(&st, 12.0f);
-    attended_positions(&st.disc, &st.ps, "disc.", S, 0, ctx);
+    electra_pretrain_init_local_attention(&st, 12.0f, 0);
+    attended_positions(&st.disc, &st.ps, "disc.", 0, S, 0, ctx);
     double worst = 0;
     for (int i = 1; i < S - 1; i++) {
         worst = fmax(worst, fabs(ctx[i * 128] - (i - 1)));       /* head 0 */
@@ -846,14 +848,28 @@ static void test_local_attention_init(void) {
     /* generator: one head of 32; E[j] = i and E[j^2] = i^2 + 1 when it
      * splits between i - 1 and i + 1 */
     float ctx2[S * 32];
-    attended_positions(&st.gen, &st.ps, "gen.", S, 0, ctx);
-    attended_positions(&st.gen, &st.ps, "gen.", S, 1, ctx2);
+    attended_positions(&st.gen, &st.ps, "gen.", 0, S, 0, ctx);
+    attended_positions(&st.gen, &st.ps, "gen.", 0, S, 1, ctx2);
     worst = 0;
     for (int i = 1; i < S - 1; i++) {
         worst = fmax(worst, fabs(ctx[i * 32] - i));
         worst = fmax(worst, fabs(ctx2[i * 32] - ((double)i * i + 1)));
     }
     CHECK(worst < 0.05, "generator head misses its neighbours by %g", worst);
+    /* one pinned head per layer: head 0 alternates previous / next by
+     * layer, head 1 stays as initialised (near uniform) */
+    electra_pretrain_init_random(&st, 3);
+    electra_pretrain_init_local_attention(&st, 12.0f, 1);
+    for (int l = 0; l < 2; l++) {
+        attended_positions(&st.disc, &st.ps, "disc.", l, S, 0, ctx);
+        worst = 0;
+        for (int i = 1; i < S - 1; i++)
+            worst = fmax(worst, fabs(ctx[i * 128] - (l ? i + 1 : i - 1)));
+        CHECK(worst < 0.05, "layer %d head 0 misses its neighbour by %g", l,
+              worst);
+        CHECK(fabsf(ctx[5 * 128 + 64] - 7.5f) < 2, "layer %d head 1 pinned "
+              "too: mean position %g", l, ctx[5 * 128 + 64]);
+    }
     electra_pretrain_free(&st);
 }
 

@@ -1436,17 +1436,18 @@ t5e_status electra_trainable_save(const electra_trainable *t,
 }
 
 /*
- * Head h's preferred distance i - j: +1 (the previous token), -1 (the
- * next), +2, -2, ...; a single head takes both neighbours.
+ * The j-th pinned head's distance i - j: +1 (the previous token), -1
+ * (the next), +2, -2, ...; a single head takes both neighbours.
  */
-static int local_head_distance(int h) {
-    return (h % 2 ? -1 : 1) * (h / 2 + 1);
+static int local_head_distance(int j) {
+    return (j % 2 ? -1 : 1) * (j / 2 + 1);
 }
 
 void electra_init_local_attention(param_set *ps, const char *pre,
                                   const t5e_electra_config *c,
-                                  float strength) {
+                                  float strength, int heads) {
     int NH = c->num_attention_heads, HD = c->hidden_size / NH;
+    int K = heads > 0 && heads < NH ? heads : NH;
     long P = c->max_position_embeddings;
     /* bias . row = strength * sqrt(HD): after the 1/sqrt(HD) scaling the
      * preferred key's score is `strength` above the others' */
@@ -1463,10 +1464,12 @@ void electra_init_local_attention(param_set *ps, const char *pre,
         if (qi < 0 || ri < 0)
             continue;
         float *qb = param_data(ps, qi), *rel = param_data(ps, ri);
-        for (int h = 0; h < NH && h < HD; h++) {
-            /* head h owns coordinate h of the shared distance rows */
+        for (int h = 0; h < K && h < HD; h++) {
+            /* head h owns coordinate h of the shared distance rows; with
+             * some heads left free, the pinned ones alternate between
+             * the previous and the next token from layer to layer */
             qb[(size_t)h * HD + h] = amp;
-            int d = local_head_distance(h);
+            int d = local_head_distance(K < NH ? (l * K + h) % 2 : h);
             rel[(size_t)(d + P - 1) * HD + h] = amp;
             if (NH == 1)
                 rel[(size_t)(-d + P - 1) * HD + h] = amp;

@@ -155,10 +155,13 @@ void electra_init_params(param_set *ps, const char *pre, float sd,
  * in every layer head h starts attending to one neighbour (h = 0 the
  * previous token, 1 the next, 2 two back, ...; a lone head both
  * neighbours), `strength` logits above the rest, through its query bias
- * and the distance table; the rest of the init is untouched.
+ * and the distance table; the rest of the init is untouched.  heads in
+ * 1..NH-1 pins only the first `heads` heads of each layer (to the
+ * previous token in even layers, the next in odd ones) and leaves the
+ * others free; 0 or NH pins all.
  */
 void electra_init_local_attention(param_set *ps, const char *pre,
                                   const t5e_electra_config *c,
-                                  float strength);
+                                  float strength, int heads);
 
 #endif

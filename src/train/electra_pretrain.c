@@ -123,11 +123,11 @@ void electra_pretrain_init_random(electra_pretrain *st, uint64_t seed) {
 }
 
 void electra_pretrain_init_local_attention(electra_pretrain *st,
-                                           float strength) {
+                                           float strength, int heads) {
     electra_init_local_attention(&st->ps, DISC_PRE, &st->disc.model.cfg,
-                                 strength);
+                                 strength, heads);
     electra_init_local_attention(&st->ps, GEN_PRE, &st->gen.model.cfg,
-                                 strength);
+                                 strength, heads);
 }
 
 static t5e_status make_dir(const char *dir, t5e_err *err) {

@@ -82,7 +82,7 @@ t5e_status electra_pretrain_load(electra_pretrain *st, const char *disc_dir,
 void electra_pretrain_init_random(electra_pretrain *st, uint64_t seed);
 /* electra_init_local_attention on both networks (after init_random) */
 void electra_pretrain_init_local_attention(electra_pretrain *st,
-                                           float strength);
+                                           float strength, int heads);
 /* Writes both folders (created if missing) as save_pretrained would:
  * the generator with the shared embeddings under its own names and
  * without generator_lm_head.weight. */

@@ -84,6 +84,14 @@ check "local-attention-init error says why" grep -q "needs relative positions" "
 "$BIN" pretrain-electra "${common[@]}" --position-embedding-type relative_key \
     --local-attention-init -1 --output-dir "$tmp/q" 2> "$tmp/err"
 check "negative local-attention-init exit 2" test $? -eq 2
+"$BIN" pretrain-electra "${common[@]}" --position-embedding-type relative_key_query \
+    --local-attention-init 4 --local-attention-heads 1 --output-dir "$tmp/loc1" 2> /dev/null
+check "local-attention-heads 1 exit 0" test $? -eq 0
+check "local-attention-heads 1 differs from all heads" bash -c '! cmp -s "$1" "$2"' _ \
+    "$tmp/loc/discriminator/model.safetensors" "$tmp/loc1/discriminator/model.safetensors"
+"$BIN" pretrain-electra "${common[@]}" --position-embedding-type relative_key \
+    --local-attention-init 4 --local-attention-heads x --output-dir "$tmp/q" 2> /dev/null
+check "bad local-attention-heads exit 2" test $? -eq 2
 
 # killed inside checkpoint 4: checkpoint 2 survives, resume ends equal
 "$BIN" pretrain-electra "${common[@]}" --output-dir "$tmp/u" 2> /dev/null
